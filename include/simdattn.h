@@ -1,0 +1,278 @@
+/*
+ * simdattn — SIMD kernels for transformer self-attention on CPUs.
+ *
+ *     O = softmax(scale · Q·Kᵀ + mask) · V        per batch entry and head
+ *
+ * The whole public API is this header.  Everything works on caller-owned
+ * fp32 buffers with explicit strides (counted in elements, not bytes).
+ *
+ * Three stage kernels, each usable on its own (simdattn_qk, simdattn_softmax,
+ * simdattn_softmax_online, simdattn_pv), and a fused single-pass forward
+ * (simdattn_forward) built from them: tiles of Q against blocks of K/V with
+ * an online softmax, so no Nq×Nk matrix is ever stored.
+ *
+ * Every kernel exists as a scalar reference and as hand-written SIMD
+ * versions (AVX2+FMA, AVX-512, NEON).  The best one the CPU *and* OS can run
+ * is chosen once, on first use, thread-safely.  The environment variable
+ * SIMDATTN_ISA=scalar|avx2|avx512|neon overrides that choice (a value the
+ * CPU cannot run, or an unknown one, is reported once on stderr and
+ * ignored); SIMDATTN_DEBUG=1 logs the choice.  Every call can also name an
+ * ISA explicitly, so there is no global mutable state besides that one-time
+ * detection, and all functions are thread-safe.
+ *
+ * ---------------------------------------------------------------------
+ * Numerical policy (all ISAs)
+ * ---------------------------------------------------------------------
+ *  - Logits are s = scale·(q·k) + mask.  Every dot product (Q·Kᵀ and P·V)
+ *    is accumulated sequentially in its reduction index with fused
+ *    multiply-add, in every ISA, so the stage kernels' rounding is
+ *    identical across ISAs; only exp and the softmax row sum differ.
+ *  - Error bounds, with u = 2^-24 and γ_n = n·u/(1 − n·u):
+ *      Q·Kᵀ   |S − S*|  ≤ γ_d · Σ_k |q_k·k_k|
+ *      P·V    |O − O*|  ≤ γ_(n+1) · (|α·O_in| + Σ_j |p_j·v_j|)
+ *      exp    SLEEF u10: ≤ 1.0 ULP
+ *      softmax each probability p_j = e_j/Σe: relative error
+ *             ≤ (|s_j − m| + |m|)·u·2 + 1 ULP(exp) + γ_n (sum) + u (divide)
+ *      forward |O − O*| ≤ ε_w · Σ_j w_j·|v_j|, w = exact weights, where ε_w
+ *             is the softmax bound above with the logit error γ_d·|scale|·
+ *             Σ|q·k| added, plus γ_(n+1) for P·V and one rounding per KV
+ *             block for the online rescale.
+ *    tests/ checks each bound against a double-precision oracle.
+ *  - Masking: an additive mask value of -INFINITY removes a key.  A row
+ *    whose keys are all removed (by the mask, causality, or nothing to
+ *    attend to) produces exactly 0 in every output element, never NaN.
+ *  - NaN and Inf: a NaN or ±Inf in Q, K or V, a NaN or +Inf in the mask, or
+ *    a logit that overflows fp32 makes every output row that attends to it
+ *    NaN (it is never silently dropped).  Because tiles are computed whole,
+ *    a NaN/Inf in a K or V row may also reach rows of the same tile that do
+ *    not attend to that key.  Large finite logits are safe: the row maximum
+ *    is subtracted before exp in every kernel.
+ *  - Nothing is written to any output when a function returns an error.
+ */
+#ifndef SIMDATTN_H
+#define SIMDATTN_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define SIMDATTN_API
+#else
+#define SIMDATTN_API __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Status codes                                                        */
+/* ------------------------------------------------------------------ */
+typedef enum simdattn_status {
+    SIMDATTN_OK = 0,
+    /* A null pointer, a zero size where one is required, a stride smaller
+     * than the row it steps over, an output overlapping an input, an
+     * invalid enum or flag, a non-finite or negative scale, heads that do
+     * not divide. */
+    SIMDATTN_ERR_INVALID_ARGUMENT = 1,
+    /* A size whose element or byte count does not fit in size_t. */
+    SIMDATTN_ERR_SIZE_OVERFLOW = 2,
+    /* The workspace could not be allocated. */
+    SIMDATTN_ERR_OUT_OF_MEMORY = 3,
+    /* The requested ISA is not compiled in, or this CPU/OS cannot run it. */
+    SIMDATTN_ERR_UNSUPPORTED_ISA = 4
+} simdattn_status;
+
+/* Short description of a status ("ok", "invalid argument", ...). */
+SIMDATTN_API const char *simdattn_status_str(simdattn_status status);
+
+/* ------------------------------------------------------------------ */
+/* Instruction sets and dispatch                                       */
+/* ------------------------------------------------------------------ */
+typedef enum simdattn_isa {
+    SIMDATTN_ISA_AUTO = 0,   /* whatever simdattn_isa_active() returns */
+    SIMDATTN_ISA_SCALAR = 1, /* plain C reference, always available */
+    SIMDATTN_ISA_AVX2 = 2,   /* x86-64 AVX2 + FMA */
+    SIMDATTN_ISA_AVX512 = 3, /* x86-64 AVX-512 F/VL/BW/DQ */
+    SIMDATTN_ISA_NEON = 4,   /* AArch64 Advanced SIMD */
+    SIMDATTN_ISA_COUNT = 5
+} simdattn_isa;
+
+/* Best ISA that is compiled in and that this CPU and OS can run. */
+SIMDATTN_API simdattn_isa simdattn_isa_best(void);
+/* The ISA that SIMDATTN_ISA_AUTO means: simdattn_isa_best(), unless the
+ * SIMDATTN_ISA environment variable (read once) names another runnable one. */
+SIMDATTN_API simdattn_isa simdattn_isa_active(void);
+/* 1 if `isa` is compiled in and runnable here (AUTO counts as runnable). */
+SIMDATTN_API int simdattn_isa_supported(simdattn_isa isa);
+/* "auto", "scalar", "avx2", "avx512", "neon"; "invalid" otherwise. */
+SIMDATTN_API const char *simdattn_isa_name(simdattn_isa isa);
+/* Parse a name as above into *isa.  INVALID_ARGUMENT for unknown names. */
+SIMDATTN_API simdattn_status simdattn_isa_parse(const char *name, simdattn_isa *isa);
+
+/* ------------------------------------------------------------------ */
+/* Kernel table: the raw, unchecked kernels of one ISA                 */
+/* ------------------------------------------------------------------ */
+/*
+ * Every ISA provides the same function shapes.  These pointers do no
+ * argument checking: the caller guarantees what the checked wrappers
+ * below (simdattn_qk, ...) verify.  All sizes and leading dimensions are
+ * in elements; buffers need no particular alignment.
+ *
+ * Packed K ("Kp"): keys are grouped in panels of `qk_nr` keys; panel p
+ * stores, for each k in [0, d), the k-th element of keys p·nr … p·nr+nr−1
+ * contiguously, zero-filled past the last key.  Size in floats:
+ * simdattn_packed_k_size(kernels, n, d).
+ */
+typedef struct simdattn_kernels {
+    simdattn_isa isa;
+    size_t qk_nr; /* keys per packed K panel */
+
+    /* S[i·lds + j] = Σ_k Q[i·ldq + k] · K_j[k]    (i < m, j < n)
+     * with K given packed (see above), accumulated sequentially in k. */
+    void (*qk)(size_t m, size_t n, size_t d, const float *q, size_t ldq,
+               const float *kp, float *s, size_t lds);
+
+    /* Plain softmax, in place, row by row (i < m, j < n):
+     *   x_j = scale·S_ij + M_ij   (M = mask, or 0 if mask == NULL)
+     *   S_ij = exp(x_j − max x) / Σ exp(x − max x)
+     * A row whose x are all -inf becomes all zeros. */
+    void (*softmax)(size_t m, size_t n, float scale, const float *mask,
+                    size_t ldm, float *s, size_t lds);
+
+    /* Online (streaming) softmax for one block of keys, in place.  Per row
+     * i it carries the running maximum row_max[i] (start: -INFINITY) and
+     * running sum row_sum[i] (start: 0) over all earlier blocks:
+     *   m' = max(row_max, max_j x_j)          (x as above)
+     *   S_ij = exp(x_j − m')                   (unnormalised)
+     *   alpha[i] = exp(row_max − m')           (rescale for earlier blocks)
+     *   row_sum = alpha·row_sum + Σ_j S_ij,  row_max = m'
+     * While every x seen so far is -inf, m' is taken as 0 in the two
+     * exponentials: S_ij = 0, alpha = 0 and row_sum stays 0. */
+    void (*softmax_online)(size_t m, size_t n, float scale,
+                           const float *mask, size_t ldm, float *s,
+                           size_t lds, float *row_max, float *row_sum,
+                           float *alpha);
+
+    /* O[i·ldo + c] = alpha[i]·O[i·ldo + c] + Σ_j P[i·ldp + j]·V[j·ldv + c]
+     * (i < m, c < dv, j < n), accumulated sequentially in j.  alpha may be
+     * NULL, meaning 1. */
+    void (*pv)(size_t m, size_t n, size_t dv, const float *p, size_t ldp,
+               const float *v, size_t ldv, const float *alpha, float *o,
+               size_t ldo);
+} simdattn_kernels;
+
+/* Table of `isa` (AUTO: the active one), or NULL if it is not supported. */
+SIMDATTN_API const simdattn_kernels *simdattn_kernels_get(simdattn_isa isa);
+
+/* Floats needed to hold n keys of length d packed for `kernels`, or 0 if
+ * that count overflows size_t. */
+SIMDATTN_API size_t simdattn_packed_k_size(const simdattn_kernels *kernels,
+                                           size_t n, size_t d);
+/* Pack K (n rows of length d, row stride ldk) into kp for `kernels`.
+ * Errors: INVALID_ARGUMENT (null pointer, n or d zero, ldk < d),
+ * SIZE_OVERFLOW. */
+SIMDATTN_API simdattn_status simdattn_pack_k(const simdattn_kernels *kernels,
+                                             size_t n, size_t d,
+                                             const float *k, size_t ldk,
+                                             float *kp);
+
+/* ------------------------------------------------------------------ */
+/* Checked stage kernels                                               */
+/* ------------------------------------------------------------------ */
+/*
+ * These validate their arguments, then call the kernel table of `isa`
+ * (SIMDATTN_ISA_AUTO for the active one).  Common errors:
+ *   INVALID_ARGUMENT  a required pointer is NULL; m, n or d is 0; a leading
+ *                     dimension is smaller than its row; the output
+ *                     overlaps an input; scale is NaN, infinite or < 0;
+ *                     isa is not a simdattn_isa value.
+ *   SIZE_OVERFLOW     rows·ld does not fit in size_t bytes.
+ *   UNSUPPORTED_ISA   isa is valid but cannot run here.
+ */
+
+/* S (m×n, ld lds) = Q (m×d, ld ldq) · Kᵀ, K being n×d with ld ldk.  K is
+ * packed into a temporary buffer (OUT_OF_MEMORY if that fails); engines
+ * that reuse K pack once with simdattn_pack_k and call the table. */
+SIMDATTN_API simdattn_status simdattn_qk(simdattn_isa isa, size_t m, size_t n,
+                                         size_t d, const float *q, size_t ldq,
+                                         const float *k, size_t ldk, float *s,
+                                         size_t lds);
+
+/* Plain row softmax of scale·S + mask, in place (see simdattn_kernels).
+ * mask may be NULL; otherwise it is m×n with ld ldm (ldm ≥ n, or ldm = 0
+ * to broadcast one mask row to every row). */
+SIMDATTN_API simdattn_status simdattn_softmax(simdattn_isa isa, size_t m,
+                                              size_t n, float scale,
+                                              const float *mask, size_t ldm,
+                                              float *s, size_t lds);
+
+/* Online softmax for one key block (see simdattn_kernels); row_max,
+ * row_sum and alpha each hold m floats. */
+SIMDATTN_API simdattn_status simdattn_softmax_online(
+    simdattn_isa isa, size_t m, size_t n, float scale, const float *mask,
+    size_t ldm, float *s, size_t lds, float *row_max, float *row_sum,
+    float *alpha);
+
+/* O (m×dv, ld ldo) = alpha ⊙ O + P (m×n, ld ldp) · V (n×dv, ld ldv).
+ * alpha may be NULL (meaning 1). */
+SIMDATTN_API simdattn_status simdattn_pv(simdattn_isa isa, size_t m, size_t n,
+                                         size_t dv, const float *p, size_t ldp,
+                                         const float *v, size_t ldv,
+                                         const float *alpha, float *o,
+                                         size_t ldo);
+
+/* ------------------------------------------------------------------ */
+/* Fused forward                                                       */
+/* ------------------------------------------------------------------ */
+/* Flags for simdattn_forward_desc.flags. */
+#define SIMDATTN_CAUSAL 1u /* key j is visible to query i iff
+                              j ≤ i + (kv_len − q_len): aligned to the end,
+                              as when decoding against a KV cache */
+
+/* A 4-d tensor [batch][head][seq][dim] given by its base pointer and the
+ * element stride of each of the first three axes (the last axis is
+ * contiguous).  BHSD: {H·S·D, S·D, D}; BSHD: {S·H·D, D, H·D}. */
+typedef struct simdattn_tensor {
+    const float *data;
+    size_t stride_batch, stride_head, stride_seq;
+} simdattn_tensor;
+
+typedef struct simdattn_forward_desc {
+    size_t batch;     /* ≥ 1 */
+    size_t q_heads;   /* ≥ 1 */
+    size_t kv_heads;  /* ≥ 1, divides q_heads (GQA/MQA: query head h uses
+                         KV head h / (q_heads / kv_heads)) */
+    size_t q_len;     /* Nq ≥ 1 */
+    size_t kv_len;    /* Nk ≥ 1 */
+    size_t head_dim;  /* d ≥ 1, for Q, K, V and O */
+    float scale;      /* 0 means 1/sqrt(head_dim); else finite and > 0 */
+    unsigned flags;   /* SIMDATTN_CAUSAL or 0 */
+    simdattn_tensor q, k, v;
+    /* Output [batch][q_heads][q_len][head_dim]; must not overlap q/k/v. */
+    float *o;
+    size_t o_stride_batch, o_stride_head, o_stride_seq;
+    /* Optional additive mask [batch][q_heads][q_len][kv_len]: data == NULL
+     * for none; any of its three strides may be 0 to broadcast that axis
+     * (the key axis is contiguous). */
+    simdattn_tensor mask;
+    simdattn_isa isa; /* SIMDATTN_ISA_AUTO or an explicit ISA */
+} simdattn_forward_desc;
+
+/*
+ * Fused attention forward.  Errors:
+ *   INVALID_ARGUMENT  desc, q/k/v/o data NULL; a size 0; q_heads not a
+ *                     multiple of kv_heads; stride_seq < head_dim, or two
+ *                     rows of O that would overlap; O overlapping Q, K, V
+ *                     or the mask; scale NaN, Inf or negative; unknown
+ *                     flag bits or isa value.
+ *   SIZE_OVERFLOW     an extent (largest index · 4 bytes) overflows size_t.
+ *   OUT_OF_MEMORY     the per-call workspace (packed K of one head and one
+ *                     tile of logits) could not be allocated.
+ *   UNSUPPORTED_ISA   desc->isa cannot run here.
+ */
+SIMDATTN_API simdattn_status simdattn_forward(const simdattn_forward_desc *desc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIMDATTN_H */

@@ -1,0 +1,75 @@
+/*
+ * Internal declarations shared by the kernels, the driver and dispatch.
+ * Nothing here is exported: only simdattn_* symbols leave the library.
+ */
+#ifndef SA_INTERNAL_H
+#define SA_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "simdattn.h"
+
+#ifndef SA_HAVE_AVX2
+#define SA_HAVE_AVX2 0
+#endif
+#ifndef SA_HAVE_AVX512
+#define SA_HAVE_AVX512 0
+#endif
+#ifndef SA_HAVE_NEON
+#define SA_HAVE_NEON 0
+#endif
+
+/* Every kernel set declares the same four functions (see simdattn_kernels
+ * for their contracts) and names its panel width SA_QK_NR_<token>. */
+#define SA_ISA(ENUM, tok, nr)                                                  \
+    enum { SA_QK_NR_##tok = (nr) };                                            \
+    void sa_qk_##tok(size_t m, size_t n, size_t d, const float *q,             \
+                     size_t ldq, const float *kp, float *s, size_t lds);       \
+    void sa_softmax_##tok(size_t m, size_t n, float scale, const float *mask,  \
+                          size_t ldm, float *s, size_t lds);                   \
+    void sa_softmax_online_##tok(size_t m, size_t n, float scale,              \
+                                 const float *mask, size_t ldm, float *s,      \
+                                 size_t lds, float *row_max, float *row_sum,   \
+                                 float *alpha);                                \
+    void sa_pv_##tok(size_t m, size_t n, size_t dv, const float *p,            \
+                     size_t ldp, const float *v, size_t ldv,                   \
+                     const float *alpha, float *o, size_t ldo);
+#include "isa.inc"
+#undef SA_ISA
+
+/* Generic K packing (layout in simdattn.h), any panel width nr. */
+void sa_pack_k(size_t nr, size_t n, size_t d, const float *k, size_t ldk,
+               float *kp);
+
+/* a·b, or 0 with *overflow set when it does not fit in size_t. */
+static inline size_t sa_mul(size_t a, size_t b, int *overflow) {
+    size_t r;
+    if (__builtin_mul_overflow(a, b, &r)) {
+        *overflow = 1;
+        return 0;
+    }
+    return r;
+}
+static inline size_t sa_add(size_t a, size_t b, int *overflow) {
+    size_t r;
+    if (__builtin_add_overflow(a, b, &r)) {
+        *overflow = 1;
+        return 0;
+    }
+    return r;
+}
+
+/* Byte span [lo, hi) touched by a `rows`×`cols` matrix with leading
+ * dimension ld starting at p; *overflow set if the extent overflows. */
+typedef struct sa_span {
+    const char *lo, *hi;
+} sa_span;
+sa_span sa_matrix_span(const float *p, size_t rows, size_t cols, size_t ld,
+                       int *overflow);
+int sa_spans_overlap(sa_span a, sa_span b);
+
+/* Resolve isa (AUTO allowed) to its table; sets *status on failure. */
+const simdattn_kernels *sa_table(simdattn_isa isa, simdattn_status *status);
+
+#endif

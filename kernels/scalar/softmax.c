@@ -1,0 +1,80 @@
+/*
+ * Scalar reference softmax, plain and online, in place on a tile of logits.
+ *
+ *   x_j = S_j·scale (+ mask_j)       two roundings, never fused
+ *   m   = max_j x_j                   exact
+ *   p_j = exp(x_j − m̂)               m̂ = m, or 0 when m = −inf (all masked),
+ *                                     so masked keys give exp(−inf) = 0 and a
+ *                                     NaN logit still gives NaN
+ *   Σ   = canonical 16-lane sum (sa_sum16 below)
+ * Plain:  S_j = p_j · (1/Σ)  (0 when Σ = 0, i.e. the row is fully masked).
+ * Online: α = exp(row_max − m̂), row_sum = fmaf(α, row_sum, Σ).
+ *
+ * The sum order is shared by every ISA: element j goes to partial sum
+ * j mod 16 (a zmm, two ymm or four q-registers), and the 16 partials are
+ * combined by halving (lanes 0–7 + 8–15, then 0–3 + 4–7, 0–1 + 2–3, 0 + 1).
+ * exp here is libm's expf (glibc: < 1 ULP), the most accurate one at hand.
+ * Bound per probability: see simdattn.h.
+ */
+#include <math.h>
+
+#include "internal.h"
+
+static float sum16(const float *p, size_t n) {
+    float lane[16] = {0};
+    for (size_t j = 0; j < n; j++)
+        lane[j % 16] += p[j];
+    for (size_t w = 8; w >= 1; w /= 2)
+        for (size_t l = 0; l < w; l++)
+            lane[l] += lane[l + w];
+    return lane[0];
+}
+
+/* Logits of one row into s, returns their maximum. */
+static float logits(size_t n, float scale, const float *mrow, float *s) {
+    float mx = -INFINITY;
+    for (size_t j = 0; j < n; j++) {
+        float x = s[j] * scale;
+        if (mrow)
+            x = x + mrow[j];
+        s[j] = x;
+        if (x > mx)
+            mx = x;
+    }
+    return mx;
+}
+
+static void exp_shift(size_t n, float shift, float *s) {
+    for (size_t j = 0; j < n; j++)
+        s[j] = expf(s[j] - shift);
+}
+
+void sa_softmax_scalar(size_t m, size_t n, float scale, const float *mask,
+                       size_t ldm, float *s, size_t lds) {
+    for (size_t i = 0; i < m; i++) {
+        float *row = s + i * lds;
+        float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
+        exp_shift(n, mx == -INFINITY ? 0.0f : mx, row);
+        float sum = sum16(row, n);
+        float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+        for (size_t j = 0; j < n; j++)
+            row[j] = row[j] * inv;
+    }
+}
+
+void sa_softmax_online_scalar(size_t m, size_t n, float scale,
+                              const float *mask, size_t ldm, float *s,
+                              size_t lds, float *row_max, float *row_sum,
+                              float *alpha) {
+    for (size_t i = 0; i < m; i++) {
+        float *row = s + i * lds;
+        float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
+        if (row_max[i] > mx)
+            mx = row_max[i];
+        float shift = mx == -INFINITY ? 0.0f : mx;
+        exp_shift(n, shift, row);
+        alpha[i] = expf(row_max[i] - shift);
+        row_sum[i] = fmaf(alpha[i], row_sum[i], sum16(row, n));
+        row_max[i] = mx;
+    }
+}
