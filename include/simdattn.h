@@ -41,9 +41,10 @@
  *  - Masking: an additive mask value of -INFINITY removes a key.  A row
  *    whose keys are all removed (by the mask, causality, or nothing to
  *    attend to) produces exactly 0 in every output element, never NaN.
- *  - NaN and Inf: a NaN or ±Inf in Q, K or V, a NaN or +Inf in the mask, or
- *    a logit that overflows fp32 makes every output row that attends to it
- *    NaN (it is never silently dropped).  Because tiles are computed whole,
+ *  - NaN and Inf: a NaN or ±Inf in Q or K, a NaN or +Inf in the mask, or a
+ *    logit that overflows fp32 makes every output row that attends to it
+ *    NaN; a NaN or ±Inf in V makes that column of those rows NaN (or ±Inf
+ *    when only one key carries it).  It is never silently dropped.  Because tiles are computed whole,
  *    a NaN/Inf in a K or V row may also reach rows of the same tile that do
  *    not attend to that key.  Large finite logits are safe: the row maximum
  *    is subtracted before exp in every kernel.

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Build and run every test suite simdattn has; exits non-zero on any failure.
+#   ./scripts/test.sh            everything (native, aarch64 under qemu, ...)
+#   ./scripts/test.sh native     only the named parts: native cross
+# Installs missing Debian packages first (scripts/deps.sh).  Each part builds
+# in its own tree (build-test-<part>) with -Werror, prints every Check
+# suite's own summary line, and the script ends with one line totalling
+# every suite it ran: 'N passed, M failed'.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+parts=("$@")
+[ ${#parts[@]} -eq 0 ] && parts=(native cross)
+
+jobs=$(nproc 2>/dev/null || echo 2)
+trees=()
+status=0
+
+run_meson_tests() { # build-dir [meson test args...]
+    local dir=$1; shift
+    ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { cat "$dir.ninja.log"; return 1; }
+    meson test -C "$dir" --print-errorlogs --num-processes "$jobs" "$@" |
+        grep -E '^[0-9]+%: Checks:|^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout|Skipped|Expected Fail|Unexpected Pass):|FAIL|ERROR' 
+    return "${PIPESTATUS[0]}"
+}
+
+setup() { # dir [meson setup args...]
+    local dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" -Dwerror=true -Db_ndebug=false "$@" >"$dir.setup.log" 2>&1 ||
+            { cat "$dir.setup.log"; return 1; }
+    fi
+}
+
+for part in "${parts[@]}"; do
+    echo "=== simdattn tests: $part"
+    case "$part" in
+    native)
+        scripts/deps.sh native || exit 1
+        setup build-test-native && run_meson_tests build-test-native || status=1
+        trees+=(build-test-native)
+        ;;
+    cross)
+        scripts/deps.sh native cross || exit 1
+        # Check's fork mode hangs under qemu-user; no-fork runs in ms.
+        setup build-test-aarch64 --cross-file scripts/cross/aarch64-linux-gnu.txt &&
+            CK_FORK=no run_meson_tests build-test-aarch64 --timeout-multiplier 4 || status=1
+        trees+=(build-test-aarch64)
+        ;;
+    *) echo "test.sh: unknown part '$part' (native, cross)" >&2; exit 2 ;;
+    esac
+done
+
+scripts/tally.py "${trees[@]}" || status=1
+exit $status

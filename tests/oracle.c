@@ -1,0 +1,109 @@
+/*
+ * The oracle computes in double from the same fp32 inputs, so its own
+ * error (≈ 1e-16 relative) is negligible against fp32 bounds (≈ 6e-8).
+ *
+ * Error bound of an fp32 forward, per output element O_c of one row.  With
+ * u = 2^-24, x_j the exact logits, m their max, w_j = e^(x_j−m)/Σe the exact
+ * weights, and A_c = Σ_j w_j |v_jc|:
+ *   logit  δ_j = scale·γ_d·Σ_k|q_k k_jk|      Q·Kᵀ, sequential FMA
+ *              + u·|scale·s_j| + u·|x_j|       scale multiply, mask add
+ *   exp    η_j = expm1(δ_j + max_k δ_k + u·|x_j − m|) + 2u
+ *                (argument error: own logit, the max, the subtraction;
+ *                 then ≤ 1 ULP = 2u relative for SLEEF u10 and glibc)
+ *   common ε  = max_j η_j        the normaliser Σe inherits the worst term
+ *             + γ_n              summing n positive terms
+ *             + blocks·4u + u·R  per KV block: α = exp(Δm) (2u + u|Δm|,
+ *                                Σ|Δm| ≤ R = m − min visible x) and the
+ *                                α·Õ, α·l roundings
+ *             + γ_(n+2·blocks)   P·V accumulation, incl. rescales
+ *             + 2u               1/l and the final multiply
+ *   bound_c = Σ_j w_j |v_jc| (η_j + ε) + 2·FLT_TRUE_MIN·Σ_j(1 + |v_jc|)
+ *                                (exp results and P·V products in the
+ *                                subnormal range lose absolute, not
+ *                                relative, accuracy; l ≥ 1 divides them)
+ * This is the first-order bound; the second-order terms (products of two
+ * u-sized terms, < 1e-13 relative here) are covered by taking expm1 of the
+ * argument error instead of the error itself.
+ */
+#include "oracle.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "util.h"
+
+double oracle_dot(const float *a, const float *b, size_t n, double *abs_sum) {
+    double s = 0, as = 0;
+    for (size_t i = 0; i < n; i++) {
+        s += (double)a[i] * b[i];
+        as += fabs((double)a[i] * b[i]);
+    }
+    if (abs_sum)
+        *abs_sum = as;
+    return s;
+}
+
+void oracle_attention(const oracle_head *h, double *o, double *bound) {
+    const double u = U_F32;
+    double *x = malloc(h->nk * sizeof(double));
+    double *delta = malloc(h->nk * sizeof(double));
+    double *w = malloc(h->nk * sizeof(double));
+    ptrdiff_t shift = (ptrdiff_t)h->nk - (ptrdiff_t)h->nq;
+    for (size_t i = 0; i < h->nq; i++) {
+        size_t nvis = h->nk;
+        if (h->causal) {
+            ptrdiff_t e = (ptrdiff_t)i + shift + 1;
+            nvis = e < 0 ? 0 : (size_t)e < h->nk ? (size_t)e : h->nk;
+        }
+        double mx = -INFINITY, mn = INFINITY, dmax = 0;
+        size_t live = 0;
+        for (size_t j = 0; j < nvis; j++) {
+            double as;
+            double s = oracle_dot(h->q + i * h->ldq, h->k + j * h->ldk, h->d,
+                                  &as);
+            double mk = h->mask ? h->mask[i * h->ldm + j] : 0.0;
+            x[j] = h->scale * s + mk;
+            delta[j] = h->scale * gamma_n((double)h->d) * as +
+                       u * fabs(h->scale * s) + u * fabs(x[j]);
+            if (x[j] == -INFINITY)
+                continue;
+            live++;
+            if (x[j] > mx) mx = x[j];
+            if (x[j] < mn) mn = x[j];
+            if (delta[j] > dmax) dmax = delta[j];
+        }
+        double *orow = o + i * h->d, *brow = bound + i * h->d;
+        for (size_t c = 0; c < h->d; c++)
+            orow[c] = brow[c] = 0.0;
+        if (live == 0)
+            continue; /* nothing to attend to: exact zeros */
+        double sum = 0, eta_max = 0;
+        for (size_t j = 0; j < nvis; j++) {
+            w[j] = x[j] == -INFINITY ? 0.0 : exp(x[j] - mx);
+            sum += w[j];
+            double eta = expm1(delta[j] + dmax + u * fabs(x[j] - mx)) + 2 * u;
+            if (w[j] > 0 && eta > eta_max)
+                eta_max = eta;
+        }
+        size_t blocks = (h->nk + h->block - 1) / h->block;
+        double eps = eta_max + gamma_n((double)nvis) + blocks * 4 * u +
+                     u * (mx - mn) + gamma_n((double)(nvis + 2 * blocks)) +
+                     2 * u;
+        for (size_t j = 0; j < nvis; j++) {
+            if (w[j] == 0.0 && x[j] == -INFINITY)
+                continue;
+            double wj = w[j] / sum;
+            double eta = expm1(delta[j] + dmax + u * fabs(x[j] - mx)) + 2 * u;
+            const float *vr = h->v + j * h->ldv;
+            for (size_t c = 0; c < h->d; c++) {
+                orow[c] += wj * vr[c];
+                brow[c] += wj * fabs((double)vr[c]) * (eta + eps) +
+                           2 * FLT_TRUE_MIN * (1.0 + fabs((double)vr[c]));
+            }
+        }
+    }
+    free(x);
+    free(delta);
+    free(w);
+}

@@ -1,0 +1,29 @@
+/*
+ * Double-precision oracle: naive three-pass attention (logits, softmax,
+ * weighted sum) in double for one head, plus, for every output element,
+ * the error bound an fp32 forward must meet (derivation in oracle.c).
+ */
+#ifndef SA_TEST_ORACLE_H
+#define SA_TEST_ORACLE_H
+
+#include <stddef.h>
+
+typedef struct oracle_head {
+    size_t nq, nk, d;
+    float scale;       /* already resolved (never 0 meaning default) */
+    int causal;        /* key j visible to row i iff j ≤ i + nk − nq */
+    const float *q; size_t ldq;
+    const float *k; size_t ldk;
+    const float *v; size_t ldv;
+    const float *mask; size_t ldm; /* NULL for none; ldm 0 broadcasts */
+    size_t block;      /* keys per online-softmax block of the kernel */
+} oracle_head;
+
+/* o and bound: nq×d, row-major.  A row with no visible key gets o = 0 and
+ * bound = 0: the library must return exact zeros there. */
+void oracle_attention(const oracle_head *h, double *o, double *bound);
+
+/* Q·Kᵀ of one pair of rows, with Σ|q_k·k_k| for the bound. */
+double oracle_dot(const float *a, const float *b, size_t n, double *abs_sum);
+
+#endif

@@ -1,0 +1,335 @@
+/*
+ * Stage kernels (Q·Kᵀ, softmax plain and online, P·V) on every ISA this host
+ * runs, through the checked API, against the double oracle with the bounds
+ * stated in simdattn.h, and each SIMD kernel against the scalar one.
+ * Shapes: 1, primes, and one short / exact / one past every register block
+ * (rows 6 and 14, panels 16 and 32, vectors 4, 8 and 16).  Every output
+ * sits in a canary-guarded, misaligned buffer with ld > row length.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oracle.h"
+#include "util.h"
+
+#define ISA test_isas[_i]
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static const size_t QK_M[] = {1, 2, 5, 6, 7, 13, 14, 15, 29};
+static const size_t QK_N[] = {1, 3, 15, 16, 17, 31, 32, 33, 100};
+static const size_t QK_D[] = {1, 7, 8, 9, 31, 64, 80, 128, 256};
+
+/* Q·Kᵀ: |S − S*| ≤ γ_d Σ|q·k| (sequential FMA chain of d roundings) plus
+ * subnormal slack; SIMD vs scalar within twice that (both obey it). */
+START_TEST(qk_matches_oracle) {
+    rng r = rng_seed(11);
+    for (size_t a = 0; a < N_OF(QK_M); a++)
+        for (size_t b = 0; b < N_OF(QK_N); b++)
+            for (size_t c = 0; c < N_OF(QK_D); c++) {
+                size_t m = QK_M[a], n = QK_N[b], d = QK_D[c];
+                size_t pad = (a + b + c) % 2 ? 3 : 0;
+                gmat q = gmat_new(m, d, d + pad), k = gmat_new(n, d, d + 2 * pad);
+                gmat s = gmat_new(m, n, n + 5), ref = gmat_new(m, n, n);
+                for (size_t i = 0; i < m; i++)
+                    fill_uniform(&r, q.p + i * q.ld, d, -2, 2);
+                for (size_t j = 0; j < n; j++)
+                    fill_uniform(&r, k.p + j * k.ld, d, -2, 2);
+                ck_assert_int_eq(simdattn_qk(ISA, m, n, d, q.p, q.ld, k.p, k.ld,
+                                             s.p, s.ld), SIMDATTN_OK);
+                ck_assert_int_eq(simdattn_qk(SIMDATTN_ISA_SCALAR, m, n, d, q.p,
+                                             q.ld, k.p, k.ld, ref.p, ref.ld),
+                                 SIMDATTN_OK);
+                ck_assert_msg(gmat_intact(&s), "%s qk %zux%zux%zu wrote outside S",
+                              simdattn_isa_name(ISA), m, n, d);
+                for (size_t i = 0; i < m; i++)
+                    for (size_t j = 0; j < n; j++) {
+                        double as;
+                        double want = oracle_dot(q.p + i * q.ld, k.p + j * k.ld, d, &as);
+                        double tol = gamma_n((double)d) * as + subnormal_slack((double)d);
+                        float got = s.p[i * s.ld + j];
+                        ck_assert_msg(fabs(got - want) <= tol,
+                                      "%s qk m=%zu n=%zu d=%zu S[%zu][%zu]=%.9g want %.9g tol %.3g",
+                                      simdattn_isa_name(ISA), m, n, d, i, j, got, want, tol);
+                        ck_assert_msg(fabs(got - ref.p[i * ref.ld + j]) <= 2 * tol,
+                                      "%s qk differs from scalar at [%zu][%zu]",
+                                      simdattn_isa_name(ISA), i, j);
+                    }
+                gmat_free(&q); gmat_free(&k); gmat_free(&s); gmat_free(&ref);
+            }
+}
+END_TEST
+
+/* Bound on one softmax probability (see simdattn.h): with δ_j the error of
+ * the fp32 logit x_j = fl(fl(s·scale) + mask) and η_j the relative error of
+ * e_j = exp(x_j − m) (argument error, then ≤ 1 ULP = 2u for exp),
+ *   |p_j − p*_j| ≤ p*_j (η_j + max_k η_k + γ_n + 2u) + 2·FLT_TRUE_MIN
+ * (normaliser: worst term plus n-term summation; 1/Σ and the multiply:
+ * 2u; absolute slack for results that underflow). */
+typedef struct row_oracle {
+    double *p, *eta;
+    double eta_max;
+    int live; /* any key not masked */
+} row_oracle;
+
+static row_oracle softmax_oracle(size_t n, float scale, const float *s,
+                                 const float *mrow) {
+    row_oracle o = {malloc(n * sizeof(double)), malloc(n * sizeof(double)), 0, 0};
+    double *x = malloc(n * sizeof(double));
+    double mx = -INFINITY, dmax = 0, sum = 0;
+    for (size_t j = 0; j < n; j++) {
+        double sc = (double)s[j] * scale;
+        x[j] = sc + (mrow ? mrow[j] : 0.0);
+        double dl = U_F32 * fabs(sc) + U_F32 * fabs(x[j]);
+        if (x[j] == -INFINITY)
+            continue;
+        o.live = 1;
+        if (x[j] > mx) mx = x[j];
+        if (dl > dmax) dmax = dl;
+    }
+    for (size_t j = 0; j < n; j++) {
+        o.p[j] = o.live && x[j] != -INFINITY ? exp(x[j] - mx) : 0.0;
+        sum += o.p[j];
+        double dl = U_F32 * fabs((double)s[j] * scale) + U_F32 * fabs(x[j]);
+        o.eta[j] = o.p[j] > 0 ? expm1(dl + dmax + U_F32 * fabs(x[j] - mx)) + 2 * U_F32 : 0;
+        if (o.eta[j] > o.eta_max) o.eta_max = o.eta[j];
+    }
+    for (size_t j = 0; j < n; j++)
+        o.p[j] = sum > 0 ? o.p[j] / sum : 0.0;
+    free(x);
+    return o;
+}
+
+static void row_oracle_free(row_oracle *o) { free(o->p); free(o->eta); }
+
+static const size_t SM_N[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 257, 1000};
+
+/* Logits spread over [-8, 8] after scaling, keys masked with probability
+ * 1/5, one row fully masked, masks per row and broadcast (ldm = 0). */
+START_TEST(softmax_matches_oracle) {
+    rng r = rng_seed(22);
+    const size_t m = 5;
+    for (size_t a = 0; a < N_OF(SM_N); a++)
+        for (int mode = 0; mode < 3; mode++) { /* no mask, per row, broadcast */
+            size_t n = SM_N[a];
+            float scale = mode == 1 ? 0.125f : 0.7f;
+            gmat s = gmat_new(m, n, n + 5);
+            gmat mk = gmat_new(m, n, n + 1);
+            float *in = malloc(m * n * sizeof(float));
+            for (size_t i = 0; i < m; i++) {
+                fill_uniform(&r, in + i * n, n, -8 / scale, 8 / scale);
+                memcpy(s.p + i * s.ld, in + i * n, n * sizeof(float));
+                for (size_t j = 0; j < n; j++)
+                    mk.p[i * mk.ld + j] = (i == 3 && mode == 1) || rng_uniform(&r) < 0.2
+                                              ? -INFINITY : rng_range(&r, -1, 1);
+            }
+            const float *mask = mode ? mk.p : NULL;
+            size_t ldm = mode == 2 ? 0 : mk.ld;
+            ck_assert_int_eq(simdattn_softmax(ISA, m, n, scale, mask, ldm, s.p, s.ld),
+                             SIMDATTN_OK);
+            ck_assert_msg(gmat_intact(&s), "%s softmax n=%zu wrote outside",
+                          simdattn_isa_name(ISA), n);
+            for (size_t i = 0; i < m; i++) {
+                const float *mrow = mask ? mask + i * ldm : NULL;
+                row_oracle o = softmax_oracle(n, scale, in + i * n, mrow);
+                for (size_t j = 0; j < n; j++) {
+                    float got = s.p[i * s.ld + j];
+                    double tol = o.p[j] * (o.eta[j] + o.eta_max + gamma_n((double)n) + 2 * U_F32) +
+                                 2 * FLT_TRUE_MIN;
+                    if (!o.live)
+                        tol = 0; /* fully masked row: exact zeros */
+                    ck_assert_msg(fabs(got - o.p[j]) <= tol,
+                                  "%s softmax n=%zu mode=%d p[%zu][%zu]=%.9g want %.9g tol %.3g",
+                                  simdattn_isa_name(ISA), n, mode, i, j, got, o.p[j], tol);
+                }
+                row_oracle_free(&o);
+            }
+            free(in);
+            gmat_free(&s);
+            gmat_free(&mk);
+        }
+}
+END_TEST
+
+/* The online form fed block by block must give the plain softmax: each
+ * probability is rebuilt as S_j · Π(later α) / row_sum.  Bound: the plain
+ * one plus, per block, 4u (α's exp 2u, its argument, α·sum) and u·R for the
+ * α arguments (Σ|Δm| ≤ R, the logit range).  row_max must equal the max of
+ * the fp32 logits exactly. */
+START_TEST(softmax_online_matches_plain) {
+    rng r = rng_seed(33);
+    static const size_t BLK[] = {1, 7, 16, 33, 128};
+    const size_t n = 300, m = 3;
+    const float scale = 0.3f;
+    float *in = malloc(m * n * sizeof(float));
+    for (size_t a = 0; a < N_OF(BLK); a++) {
+        size_t blk = BLK[a], nblocks = (n + blk - 1) / blk;
+        /* rising logits force a rescale at almost every block */
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++)
+                in[i * n + j] = (rng_range(&r, -6, 6) + (i == 1 ? 0.05f * j : 0)) / scale;
+        float *s = malloc(m * n * sizeof(float));
+        memcpy(s, in, m * n * sizeof(float));
+        float mx[3], sum[3], alpha[3];
+        double *later = malloc(m * n * sizeof(double)); /* Π of later α */
+        for (size_t i = 0; i < m; i++) { mx[i] = -INFINITY; sum[i] = 0; }
+        for (size_t j0 = 0; j0 < n; j0 += blk) {
+            size_t nb = n - j0 < blk ? n - j0 : blk;
+            ck_assert_int_eq(simdattn_softmax_online(ISA, m, nb, scale, NULL, 0, s + j0, n,
+                                                     mx, sum, alpha), SIMDATTN_OK);
+            for (size_t i = 0; i < m; i++) {
+                for (size_t j = 0; j < j0; j++)
+                    later[i * n + j] *= alpha[i];
+                for (size_t j = j0; j < j0 + nb; j++)
+                    later[i * n + j] = 1.0;
+            }
+        }
+        for (size_t i = 0; i < m; i++) {
+            row_oracle o = softmax_oracle(n, scale, in + i * n, NULL);
+            float want_max = -INFINITY;
+            double lo = INFINITY, hi = -INFINITY;
+            for (size_t j = 0; j < n; j++) {
+                float x = in[i * n + j] * scale;
+                if (x > want_max) want_max = x;
+                if (x < lo) lo = x;
+                if (x > hi) hi = x;
+            }
+            ck_assert_msg(mx[i] == want_max, "%s online row_max %.9g != %.9g",
+                          simdattn_isa_name(ISA), mx[i], want_max);
+            for (size_t j = 0; j < n; j++) {
+                double got = s[i * n + j] * later[i * n + j] / sum[i];
+                double tol = o.p[j] * (o.eta[j] + o.eta_max + gamma_n((double)n) + 2 * U_F32 +
+                                       nblocks * 4 * U_F32 + U_F32 * (hi - lo)) +
+                             2 * FLT_TRUE_MIN;
+                ck_assert_msg(fabs(got - o.p[j]) <= tol,
+                              "%s online blk=%zu p[%zu][%zu]=%.9g want %.9g tol %.3g",
+                              simdattn_isa_name(ISA), blk, i, j, got, o.p[j], tol);
+            }
+            row_oracle_free(&o);
+        }
+        free(s);
+        free(later);
+    }
+    free(in);
+}
+END_TEST
+
+/* Special values, bit-exact: a fully masked row is exactly 0 (plain) and
+ * keeps the online state at (-inf, 0) with zero probabilities; its
+ * neighbours are unaffected (lane interference); a NaN or +inf logit turns
+ * its whole row NaN; logits near the fp32 limit stay finite. */
+START_TEST(softmax_special_values) {
+    const size_t n = 37, m = 3;
+    float s[3 * 37], mask[3 * 37];
+    for (size_t j = 0; j < m * n; j++) {
+        s[j] = (float)(j % 11) - 5.0f;
+        mask[j] = j / n == 1 ? -INFINITY : 0.0f; /* middle row fully masked */
+    }
+    float ref[3 * 37];
+    memcpy(ref, s, sizeof s);
+    ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, mask, n, s, n), SIMDATTN_OK);
+    ck_assert_int_eq(simdattn_softmax(SIMDATTN_ISA_SCALAR, m, n, 1.0f, NULL, 0, ref, n),
+                     SIMDATTN_OK);
+    for (size_t j = 0; j < n; j++) {
+        ck_assert_msg(s[n + j] == 0.0f && !signbit(s[n + j]), "masked row not +0");
+        ck_assert(isfinite(s[j]) && s[j] > 0);
+        ck_assert(fabsf(s[j] - ref[j]) <= ref[j] * 1e-6f);
+    }
+
+    float mx[3] = {-INFINITY, -INFINITY, -INFINITY}, sum[3] = {0, 0, 0}, al[3];
+    for (size_t j = 0; j < m * n; j++) s[j] = 1.0f;
+    ck_assert_int_eq(simdattn_softmax_online(ISA, m, n, 1.0f, mask, n, s, n, mx, sum, al),
+                     SIMDATTN_OK);
+    ck_assert(mx[1] == -INFINITY && sum[1] == 0.0f && al[1] == 0.0f);
+    for (size_t j = 0; j < n; j++)
+        ck_assert(s[n + j] == 0.0f);
+    ck_assert(mx[0] == 1.0f && sum[0] == (float)n && al[0] == 0.0f);
+
+    for (int kind = 0; kind < 2; kind++) { /* NaN, +inf */
+        for (size_t j = 0; j < m * n; j++) s[j] = (float)(j % 5);
+        s[n + 17] = kind ? INFINITY : NAN;
+        ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, NULL, 0, s, n), SIMDATTN_OK);
+        for (size_t j = 0; j < n; j++) {
+            ck_assert_msg(isnan(s[n + j]), "%s: %s logit did not poison its row at %zu",
+                          simdattn_isa_name(ISA), kind ? "inf" : "NaN", j);
+            ck_assert(!isnan(s[j]) && !isnan(s[2 * n + j]));
+        }
+    }
+
+    for (size_t j = 0; j < m * n; j++) s[j] = (j % 2 ? 3.0e38f : -3.0e38f) * (j % 7 ? 0.5f : 1.0f);
+    ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, NULL, 0, s, n), SIMDATTN_OK);
+    for (size_t i = 0; i < m; i++) {
+        double tot = 0;
+        for (size_t j = 0; j < n; j++) {
+            ck_assert(isfinite(s[i * n + j]));
+            tot += s[i * n + j];
+        }
+        /* every e_j here is exactly 0 or 1, so Σp = 1 up to the row sum
+         * (γ_n) and the normalising multiply and reciprocal (2u) */
+        ck_assert_msg(fabs(tot - 1.0) <= gamma_n(n) + 2 * U_F32, "huge logits sum %.9g", tot);
+    }
+}
+END_TEST
+
+static const size_t PV_M[] = {1, 2, 3, 4, 5, 7, 13, 15};
+static const size_t PV_N[] = {1, 2, 7, 16, 17, 33, 129};
+static const size_t PV_D[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 80, 128, 256};
+
+/* P·V: |O − O*| ≤ γ_(n+1) (|α·O_in| + Σ_j |p_j v_j|) — the α multiply and
+ * n FMAs on one chain — plus subnormal slack. */
+START_TEST(pv_matches_oracle) {
+    rng r = rng_seed(44);
+    for (size_t a = 0; a < N_OF(PV_M); a++)
+        for (size_t b = 0; b < N_OF(PV_N); b++)
+            for (size_t c = 0; c < N_OF(PV_D); c++) {
+                size_t m = PV_M[a], n = PV_N[b], dv = PV_D[c];
+                int with_alpha = (a + b + c) % 2;
+                gmat p = gmat_new(m, n, n + 1), v = gmat_new(n, dv, dv + 3);
+                gmat o = gmat_new(m, dv, dv + 2), o0 = gmat_new(m, dv, dv + 2);
+                float alpha[15];
+                for (size_t i = 0; i < m; i++) {
+                    fill_uniform(&r, p.p + i * p.ld, n, 0, 1);
+                    fill_uniform(&r, o.p + i * o.ld, dv, -3, 3);
+                    memcpy(o0.p + i * o0.ld, o.p + i * o.ld, dv * sizeof(float));
+                    alpha[i] = rng_range(&r, 0, 1);
+                }
+                for (size_t j = 0; j < n; j++)
+                    fill_uniform(&r, v.p + j * v.ld, dv, -2, 2);
+                const float *al = with_alpha ? alpha : NULL;
+                ck_assert_int_eq(simdattn_pv(ISA, m, n, dv, p.p, p.ld, v.p, v.ld, al, o.p, o.ld),
+                                 SIMDATTN_OK);
+                ck_assert_msg(gmat_intact(&o), "%s pv %zux%zux%zu wrote outside O",
+                              simdattn_isa_name(ISA), m, n, dv);
+                for (size_t i = 0; i < m; i++)
+                    for (size_t cc = 0; cc < dv; cc++) {
+                        double a0 = (al ? al[i] : 1.0) * o0.p[i * o0.ld + cc];
+                        double want = a0, mag = fabs(a0);
+                        for (size_t j = 0; j < n; j++) {
+                            double t = (double)p.p[i * p.ld + j] * v.p[j * v.ld + cc];
+                            want += t;
+                            mag += fabs(t);
+                        }
+                        double tol = gamma_n((double)n + 1) * mag + subnormal_slack(n + 1.0);
+                        float got = o.p[i * o.ld + cc];
+                        ck_assert_msg(fabs(got - want) <= tol,
+                                      "%s pv m=%zu n=%zu dv=%zu O[%zu][%zu]=%.9g want %.9g tol %.3g",
+                                      simdattn_isa_name(ISA), m, n, dv, i, cc, got, want, tol);
+                    }
+                gmat_free(&p); gmat_free(&v); gmat_free(&o); gmat_free(&o0);
+            }
+}
+END_TEST
+
+int main(void) {
+    isa_list_init();
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("stages");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, qk_matches_oracle, 0, test_isa_count);
+    tcase_add_loop_test(tc, softmax_matches_oracle, 0, test_isa_count);
+    tcase_add_loop_test(tc, softmax_online_matches_plain, 0, test_isa_count);
+    tcase_add_loop_test(tc, softmax_special_values, 0, test_isa_count);
+    tcase_add_loop_test(tc, pv_matches_oracle, 0, test_isa_count);
+    suite_add_tcase(s, tc);
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+}

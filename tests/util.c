@@ -1,0 +1,93 @@
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const uint32_t CANARY_BITS = 0x7fc0dead;
+
+float canary(void) {
+    float f;
+    memcpy(&f, &CANARY_BITS, sizeof f);
+    return f;
+}
+
+int is_canary(float x) {
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    return b == CANARY_BITS;
+}
+
+rng rng_seed(uint64_t seed) {
+    rng r = {seed * 0x9E3779B97F4A7C15ull + 1};
+    return r;
+}
+
+static uint64_t next(rng *r) {
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double rng_uniform(rng *r) { return (double)(next(r) >> 11) * 0x1p-53; }
+
+float rng_range(rng *r, float lo, float hi) {
+    return (float)(lo + (hi - lo) * rng_uniform(r));
+}
+
+void fill_uniform(rng *r, float *x, size_t n, float lo, float hi) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = rng_range(r, lo, hi);
+}
+
+simdattn_isa test_isas[SIMDATTN_ISA_COUNT];
+int test_isa_count;
+
+void isa_list_init(void) {
+    test_isa_count = 0;
+    for (int i = SIMDATTN_ISA_SCALAR; i < SIMDATTN_ISA_COUNT; i++)
+        if (simdattn_isa_supported((simdattn_isa)i))
+            test_isas[test_isa_count++] = (simdattn_isa)i;
+    fprintf(stderr, "testing ISAs:");
+    for (int i = 0; i < test_isa_count; i++)
+        fprintf(stderr, " %s", simdattn_isa_name(test_isas[i]));
+    fprintf(stderr, "\n");
+}
+
+int run_suite(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed;
+}
+
+gmat gmat_new(size_t rows, size_t cols, size_t ld) {
+    gmat g = {0};
+    g.rows = rows;
+    g.cols = cols;
+    g.ld = ld;
+    g.total = (rows - 1) * ld + cols + 16;
+    g.base = aligned_alloc(64, ((g.total + 1) * sizeof(float) + 63) / 64 * 64);
+    ck_assert_ptr_nonnull(g.base);
+    g.p = g.base + 1;
+    for (size_t i = 0; i < g.total; i++)
+        g.p[i] = canary();
+    return g;
+}
+
+int gmat_intact(const gmat *g) {
+    for (size_t i = 0; i < g->total; i++) {
+        size_t r = i / g->ld, c = i % g->ld;
+        int inside = r < g->rows && c < g->cols;
+        if (!inside && !is_canary(g->p[i]))
+            return 0;
+    }
+    return 1;
+}
+
+void gmat_free(gmat *g) {
+    free(g->base);
+    g->base = g->p = NULL;
+}

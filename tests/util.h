@@ -1,0 +1,58 @@
+/*
+ * Shared test helpers: a seeded generator, guarded buffers (canaries around
+ * and between rows), the list of ISAs this host can run, and the rounding
+ * constants every derived tolerance is built from.
+ */
+#ifndef SA_TEST_UTIL_H
+#define SA_TEST_UTIL_H
+
+#include <check.h>
+#include <float.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "simdattn.h"
+
+/* Unit roundoff of fp32 (round to nearest): u = 2^-24. */
+#define U_F32 (0x1p-24)
+/* γ_n = n·u / (1 − n·u): the classical bound factor for n roundings. */
+static inline double gamma_n(double n) { return n * U_F32 / (1.0 - n * U_F32); }
+/* Absolute slack for results near the subnormal range: each of n
+ * operations may lose up to half a subnormal ULP. */
+static inline double subnormal_slack(double n) { return n * FLT_TRUE_MIN; }
+
+/* Canary value written around and between outputs: a NaN payload no
+ * kernel can produce from the inputs the tests use. */
+extern const uint32_t CANARY_BITS;
+float canary(void);
+int is_canary(float x);
+
+/* Deterministic generator (splitmix64). */
+typedef struct rng { uint64_t s; } rng;
+rng rng_seed(uint64_t seed);
+double rng_uniform(rng *r);                  /* [0, 1) */
+float rng_range(rng *r, float lo, float hi); /* [lo, hi) */
+void fill_uniform(rng *r, float *x, size_t n, float lo, float hi);
+
+/* Every ISA this host can run, scalar first; set up by isa_list_init(). */
+extern simdattn_isa test_isas[SIMDATTN_ISA_COUNT];
+extern int test_isa_count;
+void isa_list_init(void);
+
+/* Runs a suite with the given name and returns the number of failures. */
+int run_suite(Suite *s);
+
+
+
+/* A matrix inside a canary-filled allocation: p is deliberately misaligned
+ * (one float past a 64-byte boundary), the ld−cols gap of each row and 16
+ * floats after the last row hold canaries, so an out-of-window write is
+ * seen by gmat_intact and a SIMD tail cannot rely on alignment. */
+typedef struct gmat {
+    float *base, *p;
+    size_t rows, cols, ld, total;
+} gmat;
+gmat gmat_new(size_t rows, size_t cols, size_t ld);
+int gmat_intact(const gmat *g); /* 1 if every out-of-window float is a canary */
+void gmat_free(gmat *g);
+#endif
