@@ -19,8 +19,10 @@ status=0
 run_meson_tests() { # build-dir [meson test args...]
     local dir=$1; shift
     ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { cat "$dir.ninja.log"; return 1; }
-    meson test -C "$dir" --print-errorlogs --num-processes "$jobs" "$@" |
-        grep -E '^[0-9]+%: Checks:|^ *[0-9]+/[0-9]+ |^(Ok|Fail|Timeout|Skipped|Expected Fail|Unexpected Pass):|FAIL|ERROR' 
+    # --verbose shows each suite's output; keep Check's summary and failure
+    # lines, the tests' own notes, and meson's per-test results.
+    meson test -C "$dir" --verbose --num-processes "$jobs" "$@" 2>&1 |
+        grep -E '[0-9]+%: Checks:|:[FE]:|^testing ISAs|^ *[0-9]+/[0-9]+ .*(OK|FAIL|TIMEOUT|SKIP|ERROR)|^(Ok|Fail|Timeout):'
     return "${PIPESTATUS[0]}"
 }
 
