@@ -111,6 +111,19 @@ SIMDATTN_API const char *simdattn_isa_name(simdattn_isa isa);
 SIMDATTN_API simdattn_status simdattn_isa_parse(const char *name, simdattn_isa *isa);
 
 /* ------------------------------------------------------------------ */
+/* Flags                                                               */
+/* ------------------------------------------------------------------ */
+/* Key j is visible to query i iff j ≤ i + (kv_len − q_len): aligned to the
+ * end, as when decoding against a KV cache.  (simdattn_forward only.) */
+#define SIMDATTN_CAUSAL 1u
+/* Bit-reproducible results: every ISA (and every thread count) returns the
+ * same bits for the same inputs.  exp becomes SLEEF's deterministic
+ * Sleef_finz_expf* in every ISA; the rest of the arithmetic already follows
+ * one canonical order (see "Numerical policy").  Accepted by the softmax
+ * kernels and simdattn_forward. */
+#define SIMDATTN_DETERMINISTIC 2u
+
+/* ------------------------------------------------------------------ */
 /* Kernel table: the raw, unchecked kernels of one ISA                 */
 /* ------------------------------------------------------------------ */
 /*
@@ -133,12 +146,13 @@ typedef struct simdattn_kernels {
     void (*qk)(size_t m, size_t n, size_t d, const float *q, size_t ldq,
                const float *kp, float *s, size_t lds);
 
-    /* Plain softmax, in place, row by row (i < m, j < n):
+    /* Softmax kernels take `flags`: 0 or SIMDATTN_DETERMINISTIC.
+     * Plain softmax, in place, row by row (i < m, j < n):
      *   x_j = scale·S_ij + M_ij   (M = mask, or 0 if mask == NULL)
      *   S_ij = exp(x_j − max x) / Σ exp(x − max x)
      * A row whose x are all -inf becomes all zeros. */
     void (*softmax)(size_t m, size_t n, float scale, const float *mask,
-                    size_t ldm, float *s, size_t lds);
+                    size_t ldm, float *s, size_t lds, unsigned flags);
 
     /* Online (streaming) softmax for one block of keys, in place.  Per row
      * i it carries the running maximum row_max[i] (start: -INFINITY) and
@@ -152,7 +166,7 @@ typedef struct simdattn_kernels {
     void (*softmax_online)(size_t m, size_t n, float scale,
                            const float *mask, size_t ldm, float *s,
                            size_t lds, float *row_max, float *row_sum,
-                           float *alpha);
+                           float *alpha, unsigned flags);
 
     /* O[i·ldo + c] = alpha[i]·O[i·ldo + c] + Σ_j P[i·ldp + j]·V[j·ldv + c]
      * (i < m, c < dv, j < n), accumulated sequentially in j.  alpha may be
@@ -201,18 +215,20 @@ SIMDATTN_API simdattn_status simdattn_qk(simdattn_isa isa, size_t m, size_t n,
 
 /* Plain row softmax of scale·S + mask, in place (see simdattn_kernels).
  * mask may be NULL; otherwise it is m×n with ld ldm (ldm ≥ n, or ldm = 0
- * to broadcast one mask row to every row). */
+ * to broadcast one mask row to every row).  flags: 0 or
+ * SIMDATTN_DETERMINISTIC (any other bit: INVALID_ARGUMENT). */
 SIMDATTN_API simdattn_status simdattn_softmax(simdattn_isa isa, size_t m,
                                               size_t n, float scale,
                                               const float *mask, size_t ldm,
-                                              float *s, size_t lds);
+                                              float *s, size_t lds,
+                                              unsigned flags);
 
 /* Online softmax for one key block (see simdattn_kernels); row_max,
  * row_sum and alpha each hold m floats. */
 SIMDATTN_API simdattn_status simdattn_softmax_online(
     simdattn_isa isa, size_t m, size_t n, float scale, const float *mask,
     size_t ldm, float *s, size_t lds, float *row_max, float *row_sum,
-    float *alpha);
+    float *alpha, unsigned flags);
 
 /* O (m×dv, ld ldo) = alpha ⊙ O + P (m×n, ld ldp) · V (n×dv, ld ldv).
  * alpha may be NULL (meaning 1). */
@@ -225,11 +241,6 @@ SIMDATTN_API simdattn_status simdattn_pv(simdattn_isa isa, size_t m, size_t n,
 /* ------------------------------------------------------------------ */
 /* Fused forward                                                       */
 /* ------------------------------------------------------------------ */
-/* Flags for simdattn_forward_desc.flags. */
-#define SIMDATTN_CAUSAL 1u /* key j is visible to query i iff
-                              j ≤ i + (kv_len − q_len): aligned to the end,
-                              as when decoding against a KV cache */
-
 /* A 4-d tensor [batch][head][seq][dim] given by its base pointer and the
  * element stride of each of the first three axes (the last axis is
  * contiguous).  BHSD: {H·S·D, S·D, D}; BSHD: {S·H·D, D, H·D}. */
@@ -247,7 +258,7 @@ typedef struct simdattn_forward_desc {
     size_t kv_len;    /* Nk ≥ 1 */
     size_t head_dim;  /* d ≥ 1, for Q, K, V and O */
     float scale;      /* 0 means 1/sqrt(head_dim); else finite and > 0 */
-    unsigned flags;   /* SIMDATTN_CAUSAL or 0 */
+    unsigned flags;   /* SIMDATTN_CAUSAL | SIMDATTN_DETERMINISTIC, or 0 */
     simdattn_tensor q, k, v;
     /* Output [batch][q_heads][q_len][head_dim]; must not overlap q/k/v. */
     float *o;

@@ -107,10 +107,11 @@ simdattn_status simdattn_qk(simdattn_isa isa, size_t m, size_t n, size_t d,
 static simdattn_status check_softmax(size_t m, size_t n, float scale,
                                      const float *mask, size_t ldm,
                                      const float *s, size_t lds,
-                                     sa_span *ss) {
+                                     unsigned flags, sa_span *ss) {
     simdattn_status st;
     sa_span sm;
-    if (m == 0 || n == 0 || bad_scale(scale))
+    if (m == 0 || n == 0 || bad_scale(scale) ||
+        (flags & ~SIMDATTN_DETERMINISTIC) != 0)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     if ((st = check_matrix(s, m, n, lds, ss)) != SIMDATTN_OK)
         return st;
@@ -128,16 +129,16 @@ static simdattn_status check_softmax(size_t m, size_t n, float scale,
 
 simdattn_status simdattn_softmax(simdattn_isa isa, size_t m, size_t n,
                                  float scale, const float *mask, size_t ldm,
-                                 float *s, size_t lds) {
+                                 float *s, size_t lds, unsigned flags) {
     simdattn_status st;
     sa_span ss;
     const simdattn_kernels *t = sa_table(isa, &st);
     if (!t)
         return st;
-    if ((st = check_softmax(m, n, scale, mask, ldm, s, lds, &ss)) !=
+    if ((st = check_softmax(m, n, scale, mask, ldm, s, lds, flags, &ss)) !=
         SIMDATTN_OK)
         return st;
-    t->softmax(m, n, scale, mask, ldm, s, lds);
+    t->softmax(m, n, scale, mask, ldm, s, lds, flags);
     return SIMDATTN_OK;
 }
 
@@ -145,13 +146,13 @@ simdattn_status simdattn_softmax_online(simdattn_isa isa, size_t m, size_t n,
                                         float scale, const float *mask,
                                         size_t ldm, float *s, size_t lds,
                                         float *row_max, float *row_sum,
-                                        float *alpha) {
+                                        float *alpha, unsigned flags) {
     simdattn_status st;
     sa_span ss, sx, sl, sa;
     const simdattn_kernels *t = sa_table(isa, &st);
     if (!t)
         return st;
-    if ((st = check_softmax(m, n, scale, mask, ldm, s, lds, &ss)) !=
+    if ((st = check_softmax(m, n, scale, mask, ldm, s, lds, flags, &ss)) !=
         SIMDATTN_OK)
         return st;
     if ((st = check_matrix(row_max, 1, m, m, &sx)) != SIMDATTN_OK ||
@@ -163,7 +164,7 @@ simdattn_status simdattn_softmax_online(simdattn_isa isa, size_t m, size_t n,
         sa_spans_overlap(sx, sa) || sa_spans_overlap(sl, sa))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     t->softmax_online(m, n, scale, mask, ldm, s, lds, row_max, row_sum,
-                      alpha);
+                      alpha, flags);
     return SIMDATTN_OK;
 }
 

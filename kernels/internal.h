@@ -27,11 +27,11 @@
     void sa_qk_##tok(size_t m, size_t n, size_t d, const float *q,             \
                      size_t ldq, const float *kp, float *s, size_t lds);       \
     void sa_softmax_##tok(size_t m, size_t n, float scale, const float *mask,  \
-                          size_t ldm, float *s, size_t lds);                   \
+                          size_t ldm, float *s, size_t lds, unsigned flags);   \
     void sa_softmax_online_##tok(size_t m, size_t n, float scale,              \
                                  const float *mask, size_t ldm, float *s,      \
                                  size_t lds, float *row_max, float *row_sum,   \
-                                 float *alpha);                                \
+                                 float *alpha, unsigned flags);                \
     void sa_pv_##tok(size_t m, size_t n, size_t dv, const float *p,            \
                      size_t ldp, const float *v, size_t ldv,                   \
                      const float *alpha, float *o, size_t ldo);

@@ -76,17 +76,18 @@ START_TEST(stage_arguments) {
     EXPECT(simdattn_qk(isa, 2, 2, 4, out, 4, k, 4, out + 4, 2), SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(simdattn_qk((simdattn_isa)42, 2, 2, 4, q, 4, k, 4, out, 2), SIMDATTN_ERR_INVALID_ARGUMENT);
 
-    EXPECT(simdattn_softmax(isa, 2, 4, NAN, NULL, 0, out, 4), SIMDATTN_ERR_INVALID_ARGUMENT);
-    EXPECT(simdattn_softmax(isa, 2, 4, -1.0f, NULL, 0, out, 4), SIMDATTN_ERR_INVALID_ARGUMENT);
-    EXPECT(simdattn_softmax(isa, 2, 4, INFINITY, NULL, 0, out, 4), SIMDATTN_ERR_INVALID_ARGUMENT);
-    EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, mk, 3, out, 4), SIMDATTN_ERR_INVALID_ARGUMENT);
-    EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, out + 2, 4, out, 4), SIMDATTN_ERR_INVALID_ARGUMENT);
-    EXPECT(simdattn_softmax(isa, 2, 0, 1.0f, NULL, 0, out, 4), SIMDATTN_ERR_INVALID_ARGUMENT);
-    EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, NULL, 4), SIMDATTN_ERR_INVALID_ARGUMENT);
-    EXPECT(simdattn_softmax(isa, 3, 4, 1.0f, NULL, 0, out, big), SIMDATTN_ERR_SIZE_OVERFLOW);
-    EXPECT(simdattn_softmax_online(isa, 2, 4, 1.0f, NULL, 0, out, 4, NULL, rs, al),
+    EXPECT(simdattn_softmax(isa, 2, 4, NAN, NULL, 0, out, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_softmax(isa, 2, 4, -1.0f, NULL, 0, out, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_softmax(isa, 2, 4, INFINITY, NULL, 0, out, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, mk, 3, out, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, out + 2, 4, out, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_softmax(isa, 2, 0, 1.0f, NULL, 0, out, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, out, 4, 0x10), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, NULL, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_softmax(isa, 3, 4, 1.0f, NULL, 0, out, big, 0), SIMDATTN_ERR_SIZE_OVERFLOW);
+    EXPECT(simdattn_softmax_online(isa, 2, 4, 1.0f, NULL, 0, out, 4, NULL, rs, al, 0),
            SIMDATTN_ERR_INVALID_ARGUMENT);
-    EXPECT(simdattn_softmax_online(isa, 2, 4, 1.0f, NULL, 0, out, 4, rm, rm + 1, al),
+    EXPECT(simdattn_softmax_online(isa, 2, 4, 1.0f, NULL, 0, out, 4, rm, rm + 1, al, 0),
            SIMDATTN_ERR_INVALID_ARGUMENT);
 
     EXPECT(simdattn_pv(isa, 2, 3, 4, q, 3, v, 4, NULL, out, 2), SIMDATTN_ERR_INVALID_ARGUMENT);

@@ -125,7 +125,7 @@ START_TEST(softmax_matches_oracle) {
             }
             const float *mask = mode ? mk.p : NULL;
             size_t ldm = mode == 2 ? 0 : mk.ld;
-            ck_assert_int_eq(simdattn_softmax(ISA, m, n, scale, mask, ldm, s.p, s.ld),
+            ck_assert_int_eq(simdattn_softmax(ISA, m, n, scale, mask, ldm, s.p, s.ld, 0),
                              SIMDATTN_OK);
             ck_assert_msg(gmat_intact(&s), "%s softmax n=%zu wrote outside",
                           simdattn_isa_name(ISA), n);
@@ -176,7 +176,7 @@ START_TEST(softmax_online_matches_plain) {
         for (size_t j0 = 0; j0 < n; j0 += blk) {
             size_t nb = n - j0 < blk ? n - j0 : blk;
             ck_assert_int_eq(simdattn_softmax_online(ISA, m, nb, scale, NULL, 0, s + j0, n,
-                                                     mx, sum, alpha), SIMDATTN_OK);
+                                                     mx, sum, alpha, 0), SIMDATTN_OK);
             for (size_t i = 0; i < m; i++) {
                 for (size_t j = 0; j < j0; j++)
                     later[i * n + j] *= alpha[i];
@@ -227,8 +227,8 @@ START_TEST(softmax_special_values) {
     }
     float ref[3 * 37];
     memcpy(ref, s, sizeof s);
-    ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, mask, n, s, n), SIMDATTN_OK);
-    ck_assert_int_eq(simdattn_softmax(SIMDATTN_ISA_SCALAR, m, n, 1.0f, NULL, 0, ref, n),
+    ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, mask, n, s, n, 0), SIMDATTN_OK);
+    ck_assert_int_eq(simdattn_softmax(SIMDATTN_ISA_SCALAR, m, n, 1.0f, NULL, 0, ref, n, 0),
                      SIMDATTN_OK);
     for (size_t j = 0; j < n; j++) {
         ck_assert_msg(s[n + j] == 0.0f && !signbit(s[n + j]), "masked row not +0");
@@ -238,7 +238,7 @@ START_TEST(softmax_special_values) {
 
     float mx[3] = {-INFINITY, -INFINITY, -INFINITY}, sum[3] = {0, 0, 0}, al[3];
     for (size_t j = 0; j < m * n; j++) s[j] = 1.0f;
-    ck_assert_int_eq(simdattn_softmax_online(ISA, m, n, 1.0f, mask, n, s, n, mx, sum, al),
+    ck_assert_int_eq(simdattn_softmax_online(ISA, m, n, 1.0f, mask, n, s, n, mx, sum, al, 0),
                      SIMDATTN_OK);
     ck_assert(mx[1] == -INFINITY && sum[1] == 0.0f && al[1] == 0.0f);
     for (size_t j = 0; j < n; j++)
@@ -248,7 +248,7 @@ START_TEST(softmax_special_values) {
     for (int kind = 0; kind < 2; kind++) { /* NaN, +inf */
         for (size_t j = 0; j < m * n; j++) s[j] = (float)(j % 5);
         s[n + 17] = kind ? INFINITY : NAN;
-        ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, NULL, 0, s, n), SIMDATTN_OK);
+        ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, NULL, 0, s, n, 0), SIMDATTN_OK);
         for (size_t j = 0; j < n; j++) {
             ck_assert_msg(isnan(s[n + j]), "%s: %s logit did not poison its row at %zu",
                           simdattn_isa_name(ISA), kind ? "inf" : "NaN", j);
@@ -257,7 +257,7 @@ START_TEST(softmax_special_values) {
     }
 
     for (size_t j = 0; j < m * n; j++) s[j] = (j % 2 ? 3.0e38f : -3.0e38f) * (j % 7 ? 0.5f : 1.0f);
-    ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, NULL, 0, s, n), SIMDATTN_OK);
+    ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, NULL, 0, s, n, 0), SIMDATTN_OK);
     for (size_t i = 0; i < m; i++) {
         double tot = 0;
         for (size_t j = 0; j < n; j++) {

@@ -13,7 +13,9 @@
  * The sum order is shared by every ISA: element j goes to partial sum
  * j mod 16 (a zmm, two ymm or four q-registers), and the 16 partials are
  * combined by halving (lanes 0–7 + 8–15, then 0–3 + 4–7, 0–1 + 2–3, 0 + 1).
- * exp here is libm's expf (glibc: < 1 ULP), the most accurate one at hand.
+ * exp here is libm's expf (glibc: < 1 ULP), the most accurate one at hand;
+ * with SIMDATTN_DETERMINISTIC it is SLEEF's Sleef_finz_expf1_u10purecfma,
+ * which returns the same bits as the finz vector variants of every ISA.
  * Bound per probability: see simdattn.h.
  */
 #include <math.h>
@@ -44,17 +46,26 @@ static float logits(size_t n, float scale, const float *mrow, float *s) {
     return mx;
 }
 
-static void exp_shift(size_t n, float shift, float *s) {
+/* Debian's sleef.h declares the purecfma variants only when FP_FAST_FMA is
+ * defined (it is not in this FMA-free file), so declare the one we use. */
+float Sleef_finz_expf1_u10purecfma(float);
+
+static float exp1(float x, unsigned flags) {
+    return flags & SIMDATTN_DETERMINISTIC ? Sleef_finz_expf1_u10purecfma(x)
+                                          : expf(x);
+}
+
+static void exp_shift(size_t n, float shift, float *s, unsigned flags) {
     for (size_t j = 0; j < n; j++)
-        s[j] = expf(s[j] - shift);
+        s[j] = exp1(s[j] - shift, flags);
 }
 
 void sa_softmax_scalar(size_t m, size_t n, float scale, const float *mask,
-                       size_t ldm, float *s, size_t lds) {
+                       size_t ldm, float *s, size_t lds, unsigned flags) {
     for (size_t i = 0; i < m; i++) {
         float *row = s + i * lds;
         float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
-        exp_shift(n, mx == -INFINITY ? 0.0f : mx, row);
+        exp_shift(n, mx == -INFINITY ? 0.0f : mx, row, flags);
         float sum = sum16(row, n);
         float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
         for (size_t j = 0; j < n; j++)
@@ -65,15 +76,15 @@ void sa_softmax_scalar(size_t m, size_t n, float scale, const float *mask,
 void sa_softmax_online_scalar(size_t m, size_t n, float scale,
                               const float *mask, size_t ldm, float *s,
                               size_t lds, float *row_max, float *row_sum,
-                              float *alpha) {
+                              float *alpha, unsigned flags) {
     for (size_t i = 0; i < m; i++) {
         float *row = s + i * lds;
         float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
         if (row_max[i] > mx)
             mx = row_max[i];
         float shift = mx == -INFINITY ? 0.0f : mx;
-        exp_shift(n, shift, row);
-        alpha[i] = expf(row_max[i] - shift);
+        exp_shift(n, shift, row, flags);
+        alpha[i] = exp1(row_max[i] - shift, flags);
         row_sum[i] = fmaf(alpha[i], row_sum[i], sum16(row, n));
         row_max[i] = mx;
     }
