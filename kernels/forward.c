@@ -62,16 +62,6 @@ static size_t extent(size_t n0, size_t s0, size_t n1, size_t s1, size_t n2,
     return e;
 }
 
-static sa_span span_of(const float *p, size_t elems, int *ovf) {
-    sa_span sp = {(const char *)p, (const char *)p};
-    if (UINTPTR_MAX / sizeof(float) < elems ||
-        UINTPTR_MAX - (uintptr_t)p < elems * sizeof(float))
-        *ovf = 1;
-    else
-        sp.hi = (const char *)(p + elems);
-    return sp;
-}
-
 /* Distinct (b, h, s) rows of the output must not share an element: sort
  * the axes that have more than one index by stride; each stride must step
  * over everything the smaller axes span. */
@@ -104,28 +94,35 @@ static simdattn_status validate(const simdattn_forward_desc *d) {
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     if (!isfinite(d->scale) || d->scale < 0.0f)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    int ovf = 0;
     size_t dim = d->head_dim, b = d->batch, hq = d->q_heads;
     size_t hk = d->kv_heads, nq = d->q_len, nk = d->kv_len;
-    sa_span q = span_of(d->q.data,
-                        extent(b, d->q.stride_batch, hq, d->q.stride_head, nq,
-                               d->q.stride_seq, dim, &ovf), &ovf);
-    sa_span k = span_of(d->k.data,
-                        extent(b, d->k.stride_batch, hk, d->k.stride_head, nk,
-                               d->k.stride_seq, dim, &ovf), &ovf);
-    sa_span v = span_of(d->v.data,
-                        extent(b, d->v.stride_batch, hk, d->v.stride_head, nk,
-                               d->v.stride_seq, dim, &ovf), &ovf);
-    sa_span o = span_of(d->o,
-                        extent(b, d->o_stride_batch, hq, d->o_stride_head, nq,
-                               d->o_stride_seq, dim, &ovf), &ovf);
+    /* Input rows step over a whole row, as ld ≥ cols in the stage API; a
+     * sequence axis with one index has no step to check.  The mask's
+     * stride 0 broadcasts one row. */
+    if ((nq > 1 && d->q.stride_seq < dim) ||
+        (nk > 1 && (d->k.stride_seq < dim || d->v.stride_seq < dim)) ||
+        (d->mask.data && nq > 1 && d->mask.stride_seq != 0 &&
+         d->mask.stride_seq < nk))
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    int ovf = 0;
+    sa_span q = sa_span_of(d->q.data,
+                           extent(b, d->q.stride_batch, hq, d->q.stride_head,
+                                  nq, d->q.stride_seq, dim, &ovf), &ovf);
+    sa_span k = sa_span_of(d->k.data,
+                           extent(b, d->k.stride_batch, hk, d->k.stride_head,
+                                  nk, d->k.stride_seq, dim, &ovf), &ovf);
+    sa_span v = sa_span_of(d->v.data,
+                           extent(b, d->v.stride_batch, hk, d->v.stride_head,
+                                  nk, d->v.stride_seq, dim, &ovf), &ovf);
+    sa_span o = sa_span_of(d->o,
+                           extent(b, d->o_stride_batch, hq, d->o_stride_head,
+                                  nq, d->o_stride_seq, dim, &ovf), &ovf);
     sa_span m = {0, 0};
     if (d->mask.data)
-        m = span_of(d->mask.data,
-                    extent(b, d->mask.stride_batch, hq, d->mask.stride_head,
-                           nq, d->mask.stride_seq, nk, &ovf), &ovf);
-    /* workspace: packed K of one head + S tile + Õ tile + 3 row vectors */
-    sa_mul(sa_add(nk, 32, &ovf), dim, &ovf);
+        m = sa_span_of(d->mask.data,
+                       extent(b, d->mask.stride_batch, hq,
+                              d->mask.stride_head, nq, d->mask.stride_seq,
+                              nk, &ovf), &ovf);
     if (ovf)
         return SIMDATTN_ERR_SIZE_OVERFLOW;
     if (!output_rows_disjoint(d))
@@ -134,6 +131,18 @@ static simdattn_status validate(const simdattn_forward_desc *d) {
         sa_spans_overlap(o, v) || sa_spans_overlap(o, m))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     return SIMDATTN_OK;
+}
+
+/* Floats of the per-call workspace: packed K of one head, the S and Õ
+ * tiles and three row vectors; 0 if its byte count overflows size_t. */
+static size_t workspace_floats(const simdattn_kernels *t, size_t nk,
+                               size_t dim) {
+    int ovf = 0;
+    size_t kp = simdattn_packed_k_size(t, nk, dim);
+    size_t ws = sa_add(kp, MB * NB + 3 * MB, &ovf);
+    ws = sa_add(ws, sa_mul(MB, dim, &ovf), &ovf);
+    sa_mul(ws, sizeof(float), &ovf);
+    return ovf || kp == 0 ? 0 : ws;
 }
 
 /* Logits of row i (query q0+i) at key j0+j are removed when
@@ -163,11 +172,12 @@ simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
     const ptrdiff_t shift = (ptrdiff_t)nk - (ptrdiff_t)nq;
 
     size_t kp_floats = simdattn_packed_k_size(t, nk, dim);
-    size_t ws_floats = kp_floats + MB * NB + MB * dim + 3 * MB;
-    float *ws = kp_floats ? malloc(ws_floats * sizeof(float)) : NULL;
+    size_t ws_floats = workspace_floats(t, nk, dim);
+    if (ws_floats == 0)
+        return SIMDATTN_ERR_SIZE_OVERFLOW;
+    float *ws = malloc(ws_floats * sizeof(float));
     if (!ws)
-        return kp_floats ? SIMDATTN_ERR_OUT_OF_MEMORY
-                         : SIMDATTN_ERR_SIZE_OVERFLOW;
+        return SIMDATTN_ERR_OUT_OF_MEMORY;
     float *kp = ws, *s = kp + kp_floats, *acc = s + MB * NB;
     float *row_max = acc + MB * dim, *row_sum = row_max + MB;
     float *alpha = row_sum + MB;
@@ -219,12 +229,16 @@ simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
                               vh + j0 * d->v.stride_seq, d->v.stride_seq,
                               alpha, acc, dim);
                     }
+                    /* l = 0 only when every key of the row was removed
+                     * (otherwise its max key adds e^0 = 1): write exact
+                     * zeros, not acc·0, which a NaN or Inf in a V row the
+                     * tile shares would turn into NaN. */
                     for (size_t i = 0; i < mb; i++) {
                         float l = row_sum[i];
                         float inv = l == 0.0f ? 0.0f : 1.0f / l;
                         float *orow = oh + (q0 + i) * d->o_stride_seq;
                         for (size_t c = 0; c < dim; c++)
-                            orow[c] = acc[i * dim + c] * inv;
+                            orow[c] = l == 0.0f ? 0.0f : acc[i * dim + c] * inv;
                     }
                 }
             }
