@@ -254,12 +254,12 @@ END_TEST
  * space, but whose workspace (packed K: 2^44 keys × 4 floats = 256 TiB)
  * exceeds any x86-64 or AArch64 user address space, so malloc fails even
  * with overcommit.  Validation only does arithmetic on the claimed
- * extents; no kernel runs, so nothing is read.  K and V claim 2^48 bytes,
- * so they sit (far) above the output, whose range they must not cover. */
+ * extents; no kernel runs, so nothing is read.  S claims 2^46 bytes and
+ * K, V 2^48: every argument sits (far) apart, so no range covers another
+ * whatever the linker's placement of static buffers. */
 START_TEST(out_of_memory) {
-    static float q[64];
     const size_t keys = (size_t)1 << 44;
-    const float *k = far(out, 50), *v = far(out, 52);
+    const float *q = far(out, 47), *k = far(out, 50), *v = far(out, 52);
     EXPECT(simdattn_qk(ISA, 1, keys, 4, q, 4, k, 4, out, keys), SIMDATTN_ERR_OUT_OF_MEMORY);
     simdattn_forward_desc d = {0};
     d.batch = d.q_heads = d.kv_heads = d.q_len = 1;
