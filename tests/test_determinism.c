@@ -160,9 +160,10 @@ START_TEST(softmax_det_bitwise) {
 }
 END_TEST
 
-/* Blocks of odd sizes over one row set, rising logits so that the running
- * max moves (α ≠ 1); S, row_max, row_sum and alpha compared after every
- * block. */
+/* Blocks of odd sizes over one row set; row 1 rises so that the running
+ * max moves (α ≠ 1), row 0 is negative but for a pair of zeros of opposite
+ * signs, its maximum (row_max must keep the scalar's first zero); row 2 is
+ * fully masked.  S, row_max, row_sum and alpha compared after every block. */
 START_TEST(softmax_online_det_bitwise) {
     static const size_t BLK[] = {1, 7, 16, 33, 128};
     rng r = rng_seed(64);
@@ -176,6 +177,12 @@ START_TEST(softmax_online_det_bitwise) {
         for (size_t j = 0; j < n; j++)
             s[n + j] += 0.3f * (float)j / scale;
         float *mask = make_mask(&r, 1, m, n, &ldm);
+        for (size_t j = 0; j < n; j++)
+            s[j] = -fabsf(s[j]) - 1.0f;
+        for (size_t j = 17; j < 19; j++) { /* −0 mask keeps each zero's sign */
+            s[j] = (j == 17) == (a % 2) ? -0.0f : 0.0f;
+            mask[j] = -0.0f;
+        }
         float *ref = copy(s, m * n);
         float st[3][3], rt[3][3]; /* row_max, row_sum, alpha: got, scalar */
         for (size_t i = 0; i < m; i++) {

@@ -271,8 +271,26 @@ static int ours(const char *key) {
 
 static int over_bound(const record *r) { return !(r->fig[FIG_MAX_RATIO] <= 1.0); }
 
+/* Records of run with the same arch/isa prefix as r, and how many of them
+ * the baseline lacks. */
+static void isa_coverage(const record_list *run, const record_list *base, const record *r,
+                         size_t *measured, size_t *missing) {
+    char a[16], b[16], ia[16], ib[16];
+    key_part(r->key, 0, a, sizeof a);
+    key_part(r->key, 1, ia, sizeof ia);
+    *measured = *missing = 0;
+    for (size_t i = 0; i < run->n; i++)
+        if (!strcmp(key_part(run->r[i].key, 0, b, sizeof b), a) &&
+            !strcmp(key_part(run->r[i].key, 1, ib, sizeof ib), ia)) {
+            ++*measured;
+            *missing += !find(base, run->r[i].key);
+        }
+}
+
 static int gate(const record_list *run, const record_list *base, const char *path) {
     int fails = 0, improved = 0, skipped = 0;
+    const char *how = "record with ./scripts/test.sh --write-baseline, review and "
+                      "commit the diff";
     for (size_t i = 0; i < run->n; i++) {
         const record *r = &run->r[i];
         if (over_bound(r)) {
@@ -282,9 +300,16 @@ static int gate(const record_list *run, const record_list *base, const char *pat
         }
         const record *b = find(base, r->key);
         if (!b) {
-            printf("accuracy: FAIL %s: not in the baseline %s; record it with "
-                   "./scripts/test.sh --write-baseline, review and commit the diff\n",
-                   r->key, path);
+            size_t measured, missing;
+            isa_coverage(run, base, r, &measured, &missing);
+            char a[16], isa[16];
+            if (missing < measured) /* a new kernel or case */
+                printf("accuracy: FAIL %s: not in the baseline %s; %s\n", r->key, path, how);
+            else if (i == 0 || strncmp(run->r[i - 1].key, r->key,
+                                       strlen(key_part(r->key, 0, a, sizeof a)) + 1 +
+                                           strlen(key_part(r->key, 1, isa, sizeof isa)) + 1))
+                printf("accuracy: FAIL %s/%s: none of its %zu records is in the baseline "
+                       "%s (a new ISA); %s\n", a, isa, measured, path, how);
             fails++;
             continue;
         }
