@@ -13,18 +13,20 @@
 #                  for whatever the selected cases need
 #   --threads N    recorded in the JSON; simdattn has no threading yet, so
 #                  the suite runs one thread whatever N is
+#   --build-only   install and build, run nothing (scripts/peers.py uses it)
 # SIMDATTN_ISA=<isa> picks the ISA the report calls chosen (every runnable
 # ISA is measured either way).  Installs missing Debian packages first
 # (scripts/deps.sh native plot) and builds a release tree in build-bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
-quick=0 json="" filter="" threads=1 extra=()
+quick=0 json="" filter="" threads=1 build_only=0 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1 ;;
+    --build-only) build_only=1 ;;
     --json) json=${2:?--json needs a path}; shift ;;
     --json=*) json=${1#*=} ;;
     --filter) filter=${2:?--filter needs a regex}; shift ;;
@@ -49,6 +51,7 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" >"$build.ninja.log" 2>&1 || { cat "$build.ninja.log"; exit 1; }
 bin=$build/bench/simdattn-bench
+[ "$build_only" = 0 ] || exit 0
 
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n1)
 [ -n "$cpu" ] || cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)
