@@ -38,7 +38,8 @@ def row_order(key):
 
 
 def fmt(x, spec):
-    return format(x, spec) if x is not None else "-"
+    """x formatted by spec, or a dash as wide as spec's field."""
+    return format(x, spec) if x is not None else "-".rjust(int(spec.split(".")[0]))
 
 
 def table(ctx, cases):
@@ -83,7 +84,10 @@ def table(ctx, cases):
 
 
 def plot(ctx, cases, path, plt):
+    """Returns False, drawing nothing, when the run has no sweep point."""
     isas = ctx.get("isas_runnable", "scalar").split()
+    if not any(SEQ.match(benchjson.split(n)[0]) for n in cases):
+        return False
     fig, (ax_g, ax_f) = plt.subplots(1, 2, figsize=(12, 4.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, isa in enumerate(isas):
@@ -130,6 +134,7 @@ def plot(ctx, cases, path, plt):
                  f"({ctx.get('date', '')[:10]})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    return True
 
 
 def main():
@@ -155,8 +160,8 @@ def main():
     if args.plot:
         if plt is None:
             print("\nno plot: matplotlib is missing (scripts/deps.sh plot)", file=sys.stderr)
-        else:
-            plot(ctx, cases, args.plot, plt)
+        elif not plot(ctx, cases, args.plot, plt):
+            print("\nno plot: the run has no forward/<isa>/N<n>_d128 case", file=sys.stderr)
 
 
 if __name__ == "__main__":
