@@ -31,10 +31,12 @@ def rows_of(ctx, cases, active, metric, pattern):
             continue
         key = name
         if active:
-            parts = name.split("/")
-            if len(parts) != 3 or ctx.get("isa_active") not in (parts[1], parts[2]):
-                continue
-            key = f"{parts[0]}/*/{parts[2]}" if parts[0] != "peak" else "peak/fma/*"
+            base, isa = benchjson.split(name)
+            if isa is not None:  # cases without an ISA (peak/read_bw) stay
+                if isa != ctx.get("isa_active"):
+                    continue
+                kernel, _, work = base.partition("/")
+                key = f"{kernel}/*/{work}" if kernel != "peak" else "peak/fma/*"
         if metric == "auto":
             value, unit = benchjson.metric(e)
         elif metric in e:
