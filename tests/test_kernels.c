@@ -3,7 +3,8 @@
  * runs, through the checked API, against the double oracle with the bounds
  * stated in simdattn.h, and each SIMD kernel against the scalar one.
  * Shapes: 1, primes, and one short / exact / one past every register block
- * (rows 6 and 14, panels 16 and 32, vectors 4, 8 and 16).  Every output
+ * (rows 6 and 14, panels 16 and 32, vectors 4, 8 and 16, P·V column
+ * blocks of 64, softmax row groups of 16).  Every output
  * sits in a canary-guarded, misaligned buffer with ld > row length.
  */
 #include <math.h>
@@ -16,7 +17,7 @@
 #define ISA test_isas[_i]
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static const size_t QK_M[] = {1, 2, 5, 6, 7, 13, 14, 15, 29};
+static const size_t QK_M[] = {1, 2, 5, 6, 7, 13, 14, 15, 28, 29};
 static const size_t QK_N[] = {1, 3, 15, 16, 17, 31, 32, 33, 100};
 static const size_t QK_D[] = {1, 7, 8, 9, 31, 64, 80, 128, 256};
 
@@ -271,9 +272,9 @@ START_TEST(softmax_special_values) {
 }
 END_TEST
 
-static const size_t PV_M[] = {1, 2, 3, 4, 5, 7, 13, 15};
+static const size_t PV_M[] = {1, 2, 3, 4, 5, 6, 7, 12, 13, 15};
 static const size_t PV_N[] = {1, 2, 7, 16, 17, 33, 129};
-static const size_t PV_D[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 80, 128, 256};
+static const size_t PV_D[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 64, 65, 80, 128, 256};
 
 /* P·V: |O − O*| ≤ γ_(n+1) (|α·O_in| + Σ_j |p_j v_j|) — the α multiply and
  * n FMAs on one chain — plus subnormal slack. */
@@ -371,8 +372,9 @@ START_TEST(stages_bit_identical_to_scalar) {
             gmat_free(&p); gmat_free(&v); gmat_free(&o); gmat_free(&ref);
         }
     /* softmax, deterministic: masked keys, a fully masked row (1), a NaN
-     * logit (row 2), online over uneven blocks with rising logits */
-    const size_t m = 4;
+     * logit (row 2), online over uneven blocks with rising logits; 17 rows
+     * cross a 16-row group of the online kernels */
+    enum { m = 17 };
     for (size_t a = 0; a < N_OF(SM_N); a++) {
         size_t n = SM_N[a];
         gmat s = gmat_new(m, n, n + 2), ref = gmat_new(m, n, n + 2), mk = gmat_new(m, n, n);
@@ -391,7 +393,7 @@ START_TEST(stages_bit_identical_to_scalar) {
         ck_assert_msg(same_bits(s.p, ref.p, m, n, s.ld), "%s softmax n=%zu not bit-identical",
                       simdattn_isa_name(ISA), n);
 
-        float st[2][3][4]; /* [isa, scalar][max, sum, alpha][row] */
+        float st[2][3][m]; /* [isa, scalar][max, sum, alpha][row] */
         for (int w = 0; w < 2; w++)
             for (size_t i = 0; i < m; i++) { st[w][0][i] = -INFINITY; st[w][1][i] = 0; }
         for (size_t i = 0; i < m; i++) {
