@@ -6,7 +6,7 @@
  * broadcasts P[i][j] for each row and issues 24 FMAs: 24 + 4 + 1 broadcast
  * = 29 of 32 zmm.  Wider dv is covered by column blocks of 64 (dv = 256:
  * four blocks), so the register file, not dv, fixes the tile.
- * Each accumulator starts as α[i]·O[i][c] (one rounding; O itself when
+ * Each accumulator starts as α[i]·O[i][c] (one rounding; O·1, exact, when
  * alpha is NULL) and takes one FMA per j in order: the sequential chain of
  * kernels/scalar/pv.c, bit for bit, with its bound
  *     |O − O*| ≤ γ_(n+1) (|α·O_in| + Σ_j |P[i][j]·V[j][c]|).

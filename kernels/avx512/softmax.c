@@ -11,14 +11,18 @@
  * Plain:  S_j = p_j · (Σ = 0 ? 0 : 1/Σ).
  * Online: α = exp(row_max − m̂), row_sum = fmaf(α, row_sum, Σ), computed for
  *         16 rows at a time once their rows are done.
+ * Each row takes three passes over L1-resident data: logits and max, exps,
+ * sum (see exp_row for why the sum has its own pass).
  * exp is SLEEF's Sleef_expf16_u10avx512f (≤ 1 ULP), or with
  * SIMDATTN_DETERMINISTIC Sleef_finz_expf16_u10avx512f, whose bits equal the
  * scalar kernel's Sleef_finz_expf1_u10purecfma: in that mode the results
- * are bit-identical to the scalar kernel (up to the sign of a zero row
- * maximum, which no output depends on).  Bound: see simdattn.h.
+ * are bit-identical to the scalar kernel (row_max may differ only in the
+ * sign of a zero, which changes no exp argument).  Debian's SLEEF 3.5.1
+ * exports both names for one function, so there the fast mode costs the
+ * same and gives the same bits.  Bound: see simdattn.h.
  *
- * Tails are masked: the max ignores lanes past n (−inf), the sum adds
- * nothing for them, and masked loads and stores touch only S[i][0 … n−1]
+ * Tails are masked: the max ignores lanes past n (−inf), the sum adds +0
+ * for them, and masked loads and stores touch only S[i][0 … n−1]
  * and mask[i][0 … n−1] (AVX-512 masked loads do not fault on masked-off
  * lanes).  Reads and writes m×n of S, reads m×n of the mask (one row when
  * ldm = 0), and m floats of each row vector.
