@@ -2,6 +2,12 @@
 # Build and run every test suite simdattn has; exits non-zero on any failure.
 #   ./scripts/test.sh            everything: native cross sanitize fuzz tsan
 #   ./scripts/test.sh native     only the named parts
+#   ./scripts/test.sh --write-baseline [parts]
+#                                first re-record each part's figures in
+#                                tests/accuracy/baseline.json (its own
+#                                architecture and ISAs only; parts native
+#                                and cross), then test; review and commit
+#                                the diff by hand
 # Parts:
 #   native    the Check suites, release build, this machine's ISAs
 #   cross     the same for aarch64 under qemu-user (NEON)
@@ -19,22 +25,35 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-parts=("$@")
+parts=()
+write_baseline=0
+for arg in "$@"; do
+    case "$arg" in
+    --write-baseline) write_baseline=1 ;;
+    *) parts+=("$arg") ;;
+    esac
+done
 [ ${#parts[@]} -eq 0 ] && parts=(native cross sanitize fuzz tsan)
 
 jobs=$(nproc 2>/dev/null || echo 2)
 trees=()
 status=0
-wrap=() # command prefix for `meson test` (tsan: setarch)
+wrap=()  # command prefix for `meson test` (tsan: setarch)
+record=0 # re-record the accuracy baseline in this part (native, cross)
 
 run_meson_tests() { # build-dir [meson test args...]
     local dir=$1; shift
     ninja -C "$dir" >"$dir/test-build.log" 2>&1 || { cat "$dir/test-build.log"; return 1; }
+    if [ "$record" = 1 ]; then
+        meson test -C "$dir" --no-rebuild "$@" accuracy --test-args=--write-baseline \
+            >/dev/null 2>&1
+        grep -hE '^accuracy:' "$dir/meson-logs/testlog.txt"
+    fi
     # --verbose shows each suite's output; keep Check's summary and failure
     # lines, sanitizer and fuzzer verdicts, the tests' own notes, and meson's
     # per-test results.
     "${wrap[@]}" meson test -C "$dir" --verbose --num-processes "$jobs" "$@" 2>&1 |
-        grep -E '[0-9]+%: Checks:|:[FE]:|^testing ISAs|^ *[0-9]+/[0-9]+ .*(OK|FAIL|TIMEOUT|SKIP|ERROR)|^(Ok|Fail|Timeout):|^(SUMMARY|ERROR|WARNING): [A-Za-z]*Sanitizer|runtime error:|^==[0-9]+== ?ERROR|^Done [0-9]+ runs|^stat::number_of_executed_units|^fuzz_forward:'
+        grep -E '[0-9]+%: Checks:|:[FE]:|^testing ISAs|^accuracy:|^ *[0-9]+/[0-9]+ .*(OK|FAIL|TIMEOUT|SKIP|ERROR)|^(Ok|Fail|Timeout):|^(SUMMARY|ERROR|WARNING): [A-Za-z]*Sanitizer|runtime error:|^==[0-9]+== ?ERROR|^Done [0-9]+ runs|^stat::number_of_executed_units|^fuzz_forward:'
     return "${PIPESTATUS[0]}"
 }
 
@@ -61,15 +80,19 @@ for part in "${parts[@]}"; do
     case "$part" in
     native)
         scripts/deps.sh native || exit 1
+        record=$write_baseline
         setup build-test-native && run_meson_tests build-test-native || status=1
+        record=0
         trees+=(build-test-native)
         ;;
     cross)
         scripts/deps.sh native cross || exit 1
         # Check's fork mode hangs under qemu-user; no-fork runs in ms.  The
         # guard-page suite still runs (a fault then ends the whole suite).
+        record=$write_baseline
         setup build-test-aarch64 --cross-file scripts/cross/aarch64-linux-gnu.txt &&
             CK_FORK=no run_meson_tests build-test-aarch64 --timeout-multiplier 4 || status=1
+        record=0
         trees+=(build-test-aarch64)
         ;;
     sanitize)

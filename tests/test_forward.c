@@ -17,7 +17,9 @@
 
 /* The driver's KV block (kernels/forward.c NB): the oracle's bound counts
  * one online-softmax rescale per block. */
-enum { KV_BLOCK = 128 };
+enum { KV_BLOCK = 256 };
+/* The driver's query tile (kernels/forward.c MB), for edge shapes only. */
+enum { Q_TILE = 42 };
 
 typedef struct cfg {
     size_t batch, hq, hk, nq, nk, d;
@@ -171,6 +173,21 @@ START_TEST(forward_gqa_masks) {
             cfg c = {2, 4, 2, 19, 150, 24, causal, 1, mask, 0.3f};
             check_cfg(&c, ISA, 300 + mask * 2 + causal);
         }
+}
+END_TEST
+
+/* One short, exact and one past the driver's query tile and KV block, and
+ * two tiles/blocks plus one, causal or not: the last tile's short row
+ * blocks, a block of one key, and the diagonal crossing a block edge. */
+START_TEST(forward_tile_edges) {
+    static const size_t NQ[] = {Q_TILE - 1, Q_TILE, Q_TILE + 1, 2 * Q_TILE + 1};
+    static const size_t NK[] = {KV_BLOCK - 1, KV_BLOCK, KV_BLOCK + 1, 2 * KV_BLOCK + 1};
+    for (size_t a = 0; a < N_OF(NQ); a++)
+        for (size_t b = 0; b < N_OF(NK); b++)
+            for (int causal = 0; causal < 2; causal++) {
+                cfg c = {1, 1, 1, NQ[a], NK[b], 20, causal, 0, 0, 0};
+                check_cfg(&c, ISA, 600 + a * 10 + b);
+            }
 }
 END_TEST
 
@@ -373,8 +390,9 @@ START_TEST(forward_inf_policy) {
 END_TEST
 
 /* Huge logits across several KV blocks and query tiles: logits m·3.5e34
- * for distinct integers m (|m| ≤ 389, so |x| ≤ 1.4e37 < FLT_MAX and every
- * difference is ≥ 3.5e34), every exp of a difference is exactly 0 or 1:
+ * for distinct integers m (|m| ≤ NK = 773, so |x| ≤ 2.8e37 < FLT_MAX and
+ * every difference is ≥ 3.5e34), every exp of a difference is exactly 0
+ * or 1:
  * each row is exactly the V row of its largest visible logit, whatever
  * block it lies in (rising: the last block; falling: the first; shuffled).
  * Any kernel that skipped the max subtraction, or rescaled wrongly across
@@ -473,6 +491,7 @@ int main(void) {
     tcase_add_loop_test(tc, forward_grid, 0, test_isa_count);
     tcase_add_loop_test(tc, forward_head_dims, 0, test_isa_count);
     tcase_add_loop_test(tc, forward_gqa_masks, 0, test_isa_count);
+    tcase_add_loop_test(tc, forward_tile_edges, 0, test_isa_count);
     tcase_add_loop_test(tc, forward_causal_more_queries, 0, test_isa_count);
     tcase_add_loop_test(tc, forward_special_values, 0, test_isa_count);
     tcase_add_loop_test(tc, forward_inf_policy, 0, test_isa_count);

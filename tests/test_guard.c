@@ -188,9 +188,9 @@ END_TEST
 
 /* Fused forward: batch 2, 2 query heads over 1 or 2 KV heads, BHSD with
  * padded rows, every tensor guarded; query and key counts one past the
- * driver's tile (84) and block (128) sizes included. */
+ * driver's tile (42) and block (256) sizes included. */
 START_TEST(guard_forward) {
-    static const size_t NQ[] = {1, 5, 17, 85}, NK[] = {1, 7, 33, 129};
+    static const size_t NQ[] = {1, 5, 17, 43}, NK[] = {1, 7, 33, 257};
     static const size_t FD[] = {1, 3, 7, 17, 33};
     rng r = rng_seed(903);
     size_t c = 0;

@@ -27,8 +27,8 @@
 enum { THREADS = 8, REPEAT = 3 };
 
 /* One problem shared by every thread: GQA, causal, a key-padding mask,
- * query/key counts past one tile (84) and block (128). */
-enum { B = 1, HQ = 4, HK = 2, NQ = 90, NK = 150, DIM = 40 };
+ * query/key counts past one tile (42) and block (256). */
+enum { B = 1, HQ = 4, HK = 2, NQ = 90, NK = 270, DIM = 40 };
 static float q[B * HQ * NQ * DIM], k[B * HK * NK * DIM], v[B * HK * NK * DIM];
 static float mask[B * NK];
 

@@ -2,8 +2,8 @@
  * libFuzzer target for the public forward API.
  *
  * Each input is read as a small program: shapes (batch, heads with GQA
- * groups, query and key counts reaching past the driver's 84-row tile and
- * 128-key block, head_dim), layout (BHSD or BSHD, padded row, head and
+ * groups, query and key counts reaching past the driver's 42-row tile and
+ * 256-key block, head_dim), layout (BHSD or BSHD, padded row, head and
  * batch strides), mask (none, full, shared by batch and heads, per batch
  * entry; with a chosen density of -inf, up to fully masked rows), flags
  * (causal, deterministic), scale (default, moderate or large) and the
@@ -33,7 +33,7 @@
 
 /* The driver's KV block (kernels/forward.c NB), for the oracle's count of
  * online rescales. */
-enum { KV_BLOCK = 128 };
+enum { KV_BLOCK = 256 };
 
 static const uint32_t CANARY = 0x7fc0dead; /* NaN payload no kernel makes */
 
@@ -354,16 +354,16 @@ static int mutate(reader *r, simdattn_forward_desc *d, const problem *p, float *
         if (d->mask.data && d->q_len > 1 && d->mask.stride_seq) return -1;
         d->kv_len = SIZE_MAX / 2 + take(r, 1000);
         return SIMDATTN_ERR_SIZE_OVERFLOW;
-    case 20: { /* one query, one key, head_dim ≥ 2^56: each tensor's
-                  extent fits (≥ 2^58 bytes, so Q, K, V are placed far
-                  above O, never touched), the workspace ((qk_nr + 84)
-                  rows of head_dim floats) overflows */
+    case 20: { /* one query, one key, head_dim ≥ 2^58: each tensor's
+                  extent fits (≥ 2^60 bytes, so Q, K, V are placed far
+                  above O, never touched), the workspace (packed K and a
+                  tile of Õ rows: ≥ 16 rows of head_dim floats) overflows */
         uintptr_t base = (uintptr_t)o;
         d->batch = d->q_heads = d->kv_heads = d->q_len = d->kv_len = 1;
-        d->head_dim = ((size_t)1 << 56) + take(r, 1000);
-        d->q.data = (const float *)(base + ((uintptr_t)1 << 59));
-        d->k.data = (const float *)(base + ((uintptr_t)1 << 60));
-        d->v.data = (const float *)(base + ((uintptr_t)1 << 61));
+        d->head_dim = ((size_t)1 << 58) + take(r, 1000);
+        d->q.data = (const float *)(base + ((uintptr_t)1 << 60) + 4096);
+        d->k.data = (const float *)(base + ((uintptr_t)1 << 61));
+        d->v.data = (const float *)(base + ((uintptr_t)1 << 62));
         d->mask.data = NULL;
         return SIMDATTN_ERR_SIZE_OVERFLOW;
     }
