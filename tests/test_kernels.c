@@ -320,6 +320,121 @@ START_TEST(pv_matches_oracle) {
 }
 END_TEST
 
+/* Bit-exact agreement with the scalar kernels wherever simdattn.h promises
+ * it: Q·Kᵀ and P·V always (one sequential FMA chain per element in every
+ * ISA), softmax plain and online under SIMDATTN_DETERMINISTIC (finz exp,
+ * the canonical 16-lane sum).  No tolerance: any reordering of a chain or
+ * of the row sum, or another exp, changes some of these bits.  NaN
+ * compares equal to NaN (payloads are the hardware's); row_max is compared
+ * by value, since the maximum of +0 and −0 may be either. */
+static int same_bits(float a, float b) {
+    return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
+}
+
+/* rows×cols of got and ref, bit for bit; (m, n, d) names the case. */
+static void expect_same(simdattn_isa isa, const char *what, const gmat *got,
+                        const gmat *ref, size_t rows, size_t cols, size_t m, size_t n,
+                        size_t d) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            ck_assert_msg(same_bits(got->p[i * got->ld + j], ref->p[i * ref->ld + j]),
+                          "%s %s m=%zu n=%zu d=%zu [%zu][%zu]: %a != scalar %a",
+                          simdattn_isa_name(isa), what, m, n, d, i, j,
+                          got->p[i * got->ld + j], ref->p[i * ref->ld + j]);
+}
+
+START_TEST(kernels_bit_identical_to_scalar) {
+    const simdattn_kernels *t = simdattn_kernels_get(ISA);
+    const simdattn_kernels *sc = simdattn_kernels_get(SIMDATTN_ISA_SCALAR);
+    rng r = rng_seed(55);
+    static const size_t M[] = {1, 5, 6, 7, 13, 15, 29};
+    static const size_t N[] = {1, 3, 15, 16, 17, 33, 100};
+    static const size_t D[] = {1, 3, 4, 5, 17, 64, 129};
+    for (size_t a = 0; a < N_OF(M); a++)
+        for (size_t b = 0; b < N_OF(N); b++)
+            for (size_t c = 0; c < N_OF(D); c++) {
+                size_t m = M[a], n = N[b], d = D[c];
+                gmat q = gmat_new(m, d, d + 1), k = gmat_new(n, d, d);
+                gmat s = gmat_new(m, n, n + 3), ref = gmat_new(m, n, n + 3);
+                for (size_t i = 0; i < m; i++)
+                    fill_uniform(&r, q.p + i * q.ld, d, -2, 2);
+                fill_uniform(&r, k.p, n * d, -2, 2);
+                ck_assert_int_eq(simdattn_qk(ISA, m, n, d, q.p, q.ld, k.p, k.ld, s.p, s.ld),
+                                 SIMDATTN_OK);
+                ck_assert_int_eq(simdattn_qk(SIMDATTN_ISA_SCALAR, m, n, d, q.p, q.ld, k.p,
+                                             k.ld, ref.p, ref.ld), SIMDATTN_OK);
+                expect_same(ISA, "qk", &s, &ref, m, n, m, n, d);
+
+                /* P·V with n keys and dv = d columns, O from the same draw */
+                gmat p = gmat_new(m, n, n + 2), v = gmat_new(n, d, d);
+                gmat o = gmat_new(m, d, d + 1), o_ref = gmat_new(m, d, d + 1);
+                float alpha[29];
+                fill_uniform(&r, alpha, m, 0, 1);
+                for (size_t i = 0; i < m; i++) {
+                    fill_uniform(&r, p.p + i * p.ld, n, 0, 1);
+                    fill_uniform(&r, o.p + i * o.ld, d, -3, 3);
+                    memcpy(o_ref.p + i * o.ld, o.p + i * o.ld, d * sizeof(float));
+                }
+                fill_uniform(&r, v.p, n * d, -2, 2);
+                const float *al = (a + b + c) % 2 ? alpha : NULL;
+                t->pv(m, n, d, p.p, p.ld, v.p, v.ld, al, o.p, o.ld);
+                sc->pv(m, n, d, p.p, p.ld, v.p, v.ld, al, o_ref.p, o_ref.ld);
+                expect_same(ISA, "pv", &o, &o_ref, m, d, m, n, d);
+
+                /* deterministic softmax of scale·S + mask, row 0 fully masked
+                 * when m > 1, keys masked with probability 1/5 */
+                gmat mk = gmat_new(m, n, n);
+                for (size_t i = 0; i < m; i++)
+                    for (size_t j = 0; j < n; j++)
+                        mk.p[i * n + j] = (i == 0 && m > 1) || rng_uniform(&r) < 0.2
+                                              ? -INFINITY : rng_range(&r, -1, 1);
+                gmat e = gmat_new(m, n, n + 3), e_ref = gmat_new(m, n, n + 3);
+                for (int online = 0; online < 2; online++) {
+                    for (size_t i = 0; i < m; i++) {
+                        memcpy(e.p + i * e.ld, s.p + i * s.ld, n * sizeof(float));
+                        memcpy(e_ref.p + i * e.ld, s.p + i * s.ld, n * sizeof(float));
+                    }
+                    if (!online) {
+                        t->softmax(m, n, 0.3f, mk.p, mk.ld, e.p, e.ld, SIMDATTN_DETERMINISTIC);
+                        sc->softmax(m, n, 0.3f, mk.p, mk.ld, e_ref.p, e_ref.ld,
+                                    SIMDATTN_DETERMINISTIC);
+                        expect_same(ISA, "softmax", &e, &e_ref, m, n, m, n, d);
+                        continue;
+                    }
+                    /* two blocks [0, n/2) and [n/2, n), so the state carries
+                     * over and rescales; n = 1 is one block */
+                    float mx[29], sum[29], al[29], mx_ref[29], sum_ref[29], al_ref[29];
+                    for (size_t i = 0; i < m; i++) {
+                        mx[i] = mx_ref[i] = -INFINITY;
+                        sum[i] = sum_ref[i] = 0.0f;
+                    }
+                    const size_t cut[3] = {0, n / 2, n};
+                    for (int blk = 0; blk < 2; blk++) {
+                        size_t j0 = cut[blk], nb = cut[blk + 1] - j0;
+                        if (nb == 0)
+                            continue;
+                        t->softmax_online(m, nb, 0.3f, mk.p + j0, mk.ld, e.p + j0, e.ld, mx,
+                                          sum, al, SIMDATTN_DETERMINISTIC);
+                        sc->softmax_online(m, nb, 0.3f, mk.p + j0, mk.ld, e_ref.p + j0,
+                                           e_ref.ld, mx_ref, sum_ref, al_ref,
+                                           SIMDATTN_DETERMINISTIC);
+                        for (size_t i = 0; i < m; i++)
+                            ck_assert_msg(mx[i] == mx_ref[i] && same_bits(sum[i], sum_ref[i]) &&
+                                              same_bits(al[i], al_ref[i]),
+                                          "%s online state row %zu (n=%zu, block at %zu): "
+                                          "max %a/%a sum %a/%a alpha %a/%a",
+                                          simdattn_isa_name(ISA), i, n, j0, mx[i], mx_ref[i],
+                                          sum[i], sum_ref[i], al[i], al_ref[i]);
+                    }
+                    expect_same(ISA, "softmax_online", &e, &e_ref, m, n, m, n, d);
+                }
+                gmat_free(&q); gmat_free(&k); gmat_free(&s); gmat_free(&ref);
+                gmat_free(&p); gmat_free(&v); gmat_free(&o); gmat_free(&o_ref);
+                gmat_free(&mk); gmat_free(&e); gmat_free(&e_ref);
+            }
+}
+END_TEST
+
 int main(void) {
     isa_list_init();
     Suite *s = suite_create("kernels");
@@ -330,6 +445,7 @@ int main(void) {
     tcase_add_loop_test(tc, softmax_online_matches_plain, 0, test_isa_count);
     tcase_add_loop_test(tc, softmax_special_values, 0, test_isa_count);
     tcase_add_loop_test(tc, pv_matches_oracle, 0, test_isa_count);
+    tcase_add_loop_test(tc, kernels_bit_identical_to_scalar, 0, test_isa_count);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
