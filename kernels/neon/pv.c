@@ -3,8 +3,8 @@
  *
  * Micro-kernel: a 6×16 block of O lives in 24 q-registers (6 rows × 4
  * vectors of 4 columns); per step j it loads 16 columns of V row j (4 more
- * registers) and broadcasts each P[i][j] by FMLA-by-element: 28 of 32
- * registers, V read once per 6 rows.  Per output element: one rounding
+ * registers) and broadcasts each P[i][j] (one more) by FMLA-by-element:
+ * 29 of 32 registers, V read once per 6 rows.  Per output element: one rounding
  * for α·O (skipped when alpha is NULL), then the fused chain over
  * j = 0 … n−1 — the scalar reference's order, so the results are
  * bit-identical to sa_pv_scalar.
@@ -23,7 +23,7 @@
 #include "internal.h"
 
 enum {
-    PV_MR = 6, /* 6×4 accumulators + 4 V vectors = 28 of 32 q-registers */
+    PV_MR = 6, /* 6×4 accumulators + 4 V + 1 P = 29 of 32 q-registers */
     PV_NV = 4  /* q-registers of columns per row: 16 columns */
 };
 _Static_assert(PV_MR == 6, "sa_pv_neon's row-tail switch covers 1 … 5 rows");

@@ -3,8 +3,8 @@
  *
  * Micro-kernel: a 6×16 block of S lives in 24 q-registers (6 rows × 4
  * vectors of 4 keys); per step k it loads the panel's 16 keys (4 more
- * registers), and each Q[i][k] is broadcast by FMLA-by-element, so 28 of
- * the 32 q-registers are in use and the inner loop has no shuffles.  Each
+ * registers), and each Q[i][k] is loaded into one more and broadcast by
+ * FMLA-by-element: 29 of the 32 q-registers, and no shuffles.  Each
  * S element is thus one fused chain acc = fma(Q[i][k], K_j[k], acc) over
  * k = 0 … d−1 from acc = 0, exactly the scalar reference's chain:
  * the results are bit-identical to sa_qk_scalar.
@@ -24,7 +24,7 @@
 #include "internal.h"
 
 enum {
-    QK_MR = 6,                /* 6×4 accumulators + 4 panel vectors = 28 regs */
+    QK_MR = 6,                /* 6×4 accumulators + 4 K + 1 Q = 29 regs */
     QK_NR = SA_QK_NR_neon,    /* keys per panel (16) */
     QK_NV = QK_NR / 4         /* q-registers per panel row */
 };
