@@ -13,8 +13,12 @@
  * same chain as kernels/scalar/qk.c, so the results are bit-identical to
  * the scalar reference; bound |S − S*| ≤ γ_d Σ_k |Q[i][k]·K_j[k]|.
  *
+ * The last m mod 6 rows (all of them when decoding, m = 1) would have only
+ * 2·mr chains per panel, too few to hide the 4-cycle FMA latency, so they
+ * take several panels per block (QK_NP) to keep 12 chains.
+ *
  * Loop order: panels outer, row blocks inner, so one panel (d·64 bytes,
- * 8 KiB at d = 128) stays in L1 while the Q rows stream past it.
+ * 8 KiB at d = 128, contiguous) stays in L1 while the Q rows stream past.
  * Layout: Q and S any leading dimension and alignment; Kp as in
  * simdattn.h, zero-padded to whole panels, so whole panels are read.
  * Reads m×d of Q and ⌈n/16⌉ panels of Kp; writes exactly m×n of S (a
@@ -26,22 +30,31 @@
 enum { QK_MR = 6, QK_NR = SA_QK_NR_avx2 };
 _Static_assert(QK_NR == 16, "the micro-kernel holds a panel in two ymm");
 
-/* One mr×16 block over the whole reduction.  tail: only nc < 16 columns
- * exist in S, so the stores go through lane masks (the panel itself is
- * zero-padded and always read whole). */
-ALWAYS_INLINE void qk_block(const size_t mr, const int tail, size_t d,
-                            const float *q, size_t ldq, const float *panel,
-                            float *s, size_t lds, size_t nc) {
-    __m256 acc[QK_MR][2];
+/* Panels per block for the last m mod 6 rows: a block of mr rows and one
+ * panel has only 2·mr accumulator chains, too few to hide the FMA latency
+ * (2 pipes × 4 cycles = 8 in flight), so short blocks take several panels
+ * at once to keep 12 chains (Nq = 1 decoding lives on mr = 1). */
+#define QK_NP(mr) ((mr) == 1 ? 6 : (mr) == 2 ? 3 : (mr) == 3 ? 2 : 1)
+
+/* One mr×(16·np) block over the whole reduction.  tail (np = 1 only): just
+ * nc < 16 columns exist in S, so the stores go through lane masks (the
+ * panel itself is zero-padded and always read whole). */
+ALWAYS_INLINE void qk_block(const size_t mr, const size_t np, const int tail,
+                            size_t d, const float *q, size_t ldq,
+                            const float *panel, float *s, size_t lds,
+                            size_t nc) {
+    __m256 acc[QK_MR][2 * QK_NP(1)];
     for (size_t r = 0; r < mr; r++)
-        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+        for (size_t c = 0; c < 2 * np; c++)
+            acc[r][c] = _mm256_setzero_ps();
     for (size_t k = 0; k < d; k++) {
-        __m256 k0 = _mm256_loadu_ps(panel + k * QK_NR);
-        __m256 k1 = _mm256_loadu_ps(panel + k * QK_NR + 8);
+        __m256 kv[2 * QK_NP(1)];
+        for (size_t c = 0; c < 2 * np; c++)
+            kv[c] = _mm256_loadu_ps(panel + (c / 2) * d * QK_NR + k * QK_NR + (c % 2) * 8);
         for (size_t r = 0; r < mr; r++) {
             __m256 b = _mm256_broadcast_ss(q + r * ldq + k);
-            acc[r][0] = _mm256_fmadd_ps(b, k0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(b, k1, acc[r][1]);
+            for (size_t c = 0; c < 2 * np; c++)
+                acc[r][c] = _mm256_fmadd_ps(b, kv[c], acc[r][c]);
         }
     }
     __m256i lo = _mm256_setzero_si256(), hi = lo;
@@ -49,42 +62,53 @@ ALWAYS_INLINE void qk_block(const size_t mr, const int tail, size_t d,
         lo = lanes_below(nc < 8 ? nc : 8);
         hi = lanes_below(nc > 8 ? nc - 8 : 0);
     }
-    for (size_t r = 0; r < mr; r++) {
-        store8(tail, s + r * lds, lo, acc[r][0]);
-        store8(tail, s + r * lds + 8, hi, acc[r][1]);
-    }
+    for (size_t r = 0; r < mr; r++)
+        for (size_t c = 0; c < 2 * np; c++)
+            store8(tail, s + r * lds + c * 8, c % 2 ? hi : lo, acc[r][c]);
 }
 
-/* A block of mr ≤ 6 rows, the height turned into a compile-time constant. */
-ALWAYS_INLINE void qk_rows(size_t mr, const int tail, size_t d,
-                           const float *q, size_t ldq, const float *panel,
-                           float *s, size_t lds, size_t nc) {
-    switch (mr) {
-    case 6: qk_block(6, tail, d, q, ldq, panel, s, lds, nc); break;
-    case 5: qk_block(5, tail, d, q, ldq, panel, s, lds, nc); break;
-    case 4: qk_block(4, tail, d, q, ldq, panel, s, lds, nc); break;
-    case 3: qk_block(3, tail, d, q, ldq, panel, s, lds, nc); break;
-    case 2: qk_block(2, tail, d, q, ldq, panel, s, lds, nc); break;
-    case 1: qk_block(1, tail, d, q, ldq, panel, s, lds, nc); break;
-    }
-}
-
-/* All m rows against one panel. */
+/* Rows [0, m) against one panel, in blocks of 6. */
 ALWAYS_INLINE void qk_panel(const int tail, size_t m, size_t d,
                             const float *q, size_t ldq, const float *panel,
                             float *s, size_t lds, size_t nc) {
     for (size_t i = 0; i < m; i += QK_MR)
-        qk_rows(m - i < QK_MR ? m - i : QK_MR, tail, d, q + i * ldq, ldq,
-                panel, s + i * lds, lds, nc);
+        qk_block(QK_MR, 1, tail, d, q + i * ldq, ldq, panel, s + i * lds, lds,
+                 nc);
+}
+
+/* mr < 6 rows against every panel, QK_NP(mr) panels per block while whole
+ * groups remain, then one panel at a time (the last one maybe short). */
+ALWAYS_INLINE void qk_short(const size_t mr, size_t n, size_t d,
+                            const float *q, size_t ldq, const float *kp,
+                            float *s, size_t lds) {
+    const size_t np = QK_NP(mr);
+    size_t j0 = 0;
+    if (np > 1)
+        for (; j0 + np * QK_NR <= n; j0 += np * QK_NR)
+            qk_block(mr, np, 0, d, q, ldq, kp + j0 * d, s + j0, lds, QK_NR);
+    for (; j0 + QK_NR <= n; j0 += QK_NR)
+        qk_block(mr, 1, 0, d, q, ldq, kp + j0 * d, s + j0, lds, QK_NR);
+    if (j0 < n)
+        qk_block(mr, 1, 1, d, q, ldq, kp + j0 * d, s + j0, lds, n - j0);
 }
 
 void sa_qk_avx2(size_t m, size_t n, size_t d, const float *q, size_t ldq,
                 const float *kp, float *s, size_t lds) {
+    size_t mfull = m - m % QK_MR;
     for (size_t j0 = 0; j0 < n; j0 += QK_NR) {
         const float *panel = kp + j0 * d; /* panel j0/16 starts at j0·d */
         if (n - j0 >= QK_NR)
-            qk_panel(0, m, d, q, ldq, panel, s + j0, lds, QK_NR);
+            qk_panel(0, mfull, d, q, ldq, panel, s + j0, lds, QK_NR);
         else
-            qk_panel(1, m, d, q, ldq, panel, s + j0, lds, n - j0);
+            qk_panel(1, mfull, d, q, ldq, panel, s + j0, lds, n - j0);
+    }
+    const float *qt = q + mfull * ldq;
+    float *st = s + mfull * lds;
+    switch (m - mfull) {
+    case 1: qk_short(1, n, d, qt, ldq, kp, st, lds); break;
+    case 2: qk_short(2, n, d, qt, ldq, kp, st, lds); break;
+    case 3: qk_short(3, n, d, qt, ldq, kp, st, lds); break;
+    case 4: qk_short(4, n, d, qt, ldq, kp, st, lds); break;
+    case 5: qk_short(5, n, d, qt, ldq, kp, st, lds); break;
     }
 }
