@@ -38,12 +38,14 @@ enum { PV_MR = 6, PV_NC = 16 };
  * accumulator chains in flight (Nq = 1 decoding lives on mr = 1). */
 #define PV_NB(mr) ((mr) == 1 ? 6 : (mr) == 2 ? 3 : (mr) == 3 ? 2 : 1)
 
-/* One mr×(16·nb) block of O over all n keys.  tail (nb = 1 only): just
- * nc < 16 columns exist, so O and V are accessed through lane masks. */
+/* One mr×(16·nb) block of O over all n keys, prefetching the lines of pf
+ * (same row stride as V) as it goes.  tail (nb = 1 only): just nc < 16
+ * columns exist, so O and V are accessed through lane masks. */
 ALWAYS_INLINE void pv_block(const size_t mr, const size_t nb, const int tail,
                             size_t n, const float *p, size_t ldp,
-                            const float *v, size_t ldv, const float *alpha,
-                            float *o, size_t ldo, size_t nc) {
+                            const float *v, const float *pf, size_t ldv,
+                            const float *alpha, float *o, size_t ldo,
+                            size_t nc) {
     __m256i lo = _mm256_setzero_si256(), hi = lo;
     if (tail) {
         lo = lanes_below(nc < 8 ? nc : 8);
@@ -60,6 +62,7 @@ ALWAYS_INLINE void pv_block(const size_t mr, const size_t nb, const int tail,
                 acc[r][c] = _mm256_mul_ps(a, acc[r][c]);
         }
     for (size_t j = 0; j < n; j++) {
+        _mm_prefetch((const char *)(pf + j * ldv), _MM_HINT_T0);
         __m256 vv[2 * PV_NB(1)];
         for (size_t c = 0; c < 2 * nb; c++)
             vv[c] = load8(tail, v + j * ldv + c * 8, c % 2 ? hi : lo);
@@ -74,9 +77,19 @@ ALWAYS_INLINE void pv_block(const size_t mr, const size_t nb, const int tail,
             store8(tail, o + r * ldo + c * 8, c % 2 ? hi : lo, acc[r][c]);
 }
 
+/* V columns from c on, for the prefetch stream of the block before them;
+ * past dv the block's own columns (no address outside V). */
+ALWAYS_INLINE const float *ahead(const float *v, size_t c, size_t c0,
+                                 size_t dv) {
+    return v + (c < dv ? c : c0);
+}
+
 /* mr ≤ 6 rows over every column: PV_NB(mr) blocks of 16 columns at a
  * time while whole groups remain, then one at a time (the last one maybe
- * short). */
+ * short).  Each block prefetches the next block's first 16 columns, one
+ * line per key, so a V that sits in L3 arrives in time (the first row
+ * block is the one that pulls V in; measured P·V 84×128×128 with V cycling
+ * through 4 MiB: 0.83 vs 0.75 of peak). */
 ALWAYS_INLINE void pv_rows(const size_t mr, size_t n, size_t dv,
                            const float *p, size_t ldp, const float *v,
                            size_t ldv, const float *alpha, float *o,
@@ -85,13 +98,15 @@ ALWAYS_INLINE void pv_rows(const size_t mr, size_t n, size_t dv,
     size_t c0 = 0;
     if (nb > 1)
         for (; c0 + nb * PV_NC <= dv; c0 += nb * PV_NC)
-            pv_block(mr, nb, 0, n, p, ldp, v + c0, ldv, alpha, o + c0, ldo,
-                     PV_NC);
+            pv_block(mr, nb, 0, n, p, ldp, v + c0,
+                     ahead(v, c0 + nb * PV_NC, c0, dv), ldv, alpha, o + c0,
+                     ldo, PV_NC);
     for (; c0 + PV_NC <= dv; c0 += PV_NC)
-        pv_block(mr, 1, 0, n, p, ldp, v + c0, ldv, alpha, o + c0, ldo, PV_NC);
+        pv_block(mr, 1, 0, n, p, ldp, v + c0, ahead(v, c0 + PV_NC, c0, dv),
+                 ldv, alpha, o + c0, ldo, PV_NC);
     if (c0 < dv)
-        pv_block(mr, 1, 1, n, p, ldp, v + c0, ldv, alpha, o + c0, ldo,
-                 dv - c0);
+        pv_block(mr, 1, 1, n, p, ldp, v + c0, v + c0, ldv, alpha, o + c0,
+                 ldo, dv - c0);
 }
 
 void sa_pv_avx2(size_t m, size_t n, size_t dv, const float *p, size_t ldp,

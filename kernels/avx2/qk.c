@@ -36,21 +36,24 @@ _Static_assert(QK_NR == 16, "the micro-kernel holds a panel in two ymm");
  * at once to keep 12 chains (Nq = 1 decoding lives on mr = 1). */
 #define QK_NP(mr) ((mr) == 1 ? 6 : (mr) == 2 ? 3 : (mr) == 3 ? 2 : 1)
 
-/* One mr×(16·np) block over the whole reduction.  tail (np = 1 only): just
- * nc < 16 columns exist in S, so the stores go through lane masks (the
- * panel itself is zero-padded and always read whole). */
+/* One mr×(16·np) block over the whole reduction, prefetching line k of
+ * pf at step k.  tail (np = 1 only): just nc < 16 columns exist in S, so
+ * the stores go through lane masks (the panel itself is zero-padded and
+ * always read whole). */
 ALWAYS_INLINE void qk_block(const size_t mr, const size_t np, const int tail,
                             size_t d, const float *q, size_t ldq,
-                            const float *panel, float *s, size_t lds,
-                            size_t nc) {
+                            const float *panel, const float *pf, float *s,
+                            size_t lds, size_t nc) {
     __m256 acc[QK_MR][2 * QK_NP(1)];
     for (size_t r = 0; r < mr; r++)
         for (size_t c = 0; c < 2 * np; c++)
             acc[r][c] = _mm256_setzero_ps();
     for (size_t k = 0; k < d; k++) {
+        _mm_prefetch((const char *)(pf + k * QK_NR), _MM_HINT_T0);
         __m256 kv[2 * QK_NP(1)];
-        for (size_t c = 0; c < 2 * np; c++)
-            kv[c] = _mm256_loadu_ps(panel + (c / 2) * d * QK_NR + k * QK_NR + (c % 2) * 8);
+        for (size_t c = 0; c < 2 * np; c++) /* panel c/2, half c%2 */
+            kv[c] = _mm256_loadu_ps(panel + (c / 2) * d * QK_NR +
+                                    k * QK_NR + (c % 2) * 8);
         for (size_t r = 0; r < mr; r++) {
             __m256 b = _mm256_broadcast_ss(q + r * ldq + k);
             for (size_t c = 0; c < 2 * np; c++)
@@ -67,13 +70,20 @@ ALWAYS_INLINE void qk_block(const size_t mr, const size_t np, const int tail,
             store8(tail, s + r * lds + c * 8, c % 2 ? hi : lo, acc[r][c]);
 }
 
-/* Rows [0, m) against one panel, in blocks of 6. */
+/* Panel of key jn, for the prefetch stream of the block before it; past
+ * n the block's own panel at key j0 (no address outside Kp). */
+ALWAYS_INLINE const float *ahead(const float *kp, size_t jn, size_t j0,
+                                 size_t n, size_t d) {
+    return kp + (jn < n ? jn : j0) * d;
+}
+
+/* Rows [0, m) against one panel, in blocks of 6, prefetching panel pf. */
 ALWAYS_INLINE void qk_panel(const int tail, size_t m, size_t d,
                             const float *q, size_t ldq, const float *panel,
-                            float *s, size_t lds, size_t nc) {
+                            const float *pf, float *s, size_t lds, size_t nc) {
     for (size_t i = 0; i < m; i += QK_MR)
-        qk_block(QK_MR, 1, tail, d, q + i * ldq, ldq, panel, s + i * lds, lds,
-                 nc);
+        qk_block(QK_MR, 1, tail, d, q + i * ldq, ldq, panel, pf, s + i * lds,
+                 lds, nc);
 }
 
 /* mr < 6 rows against every panel, QK_NP(mr) panels per block while whole
@@ -85,22 +95,30 @@ ALWAYS_INLINE void qk_short(const size_t mr, size_t n, size_t d,
     size_t j0 = 0;
     if (np > 1)
         for (; j0 + np * QK_NR <= n; j0 += np * QK_NR)
-            qk_block(mr, np, 0, d, q, ldq, kp + j0 * d, s + j0, lds, QK_NR);
+            qk_block(mr, np, 0, d, q, ldq, kp + j0 * d,
+                     ahead(kp, j0 + np * QK_NR, j0, n, d), s + j0, lds, QK_NR);
     for (; j0 + QK_NR <= n; j0 += QK_NR)
-        qk_block(mr, 1, 0, d, q, ldq, kp + j0 * d, s + j0, lds, QK_NR);
+        qk_block(mr, 1, 0, d, q, ldq, kp + j0 * d,
+                 ahead(kp, j0 + QK_NR, j0, n, d), s + j0, lds, QK_NR);
     if (j0 < n)
-        qk_block(mr, 1, 1, d, q, ldq, kp + j0 * d, s + j0, lds, n - j0);
+        qk_block(mr, 1, 1, d, q, ldq, kp + j0 * d, kp + j0 * d, s + j0, lds,
+                 n - j0);
 }
 
+/* Panels outer: while the 6-row blocks sweep panel j0 (from L1 after the
+ * first block), they prefetch the next panel, so a K that sits in L3 is in
+ * L1 before it is needed (measured Q·Kᵀ 84×128×128 with K cycling through
+ * 4 MiB: 0.87 vs 0.83 of peak; the first panel of a call stays cold). */
 void sa_qk_avx2(size_t m, size_t n, size_t d, const float *q, size_t ldq,
                 const float *kp, float *s, size_t lds) {
     size_t mfull = m - m % QK_MR;
     for (size_t j0 = 0; j0 < n; j0 += QK_NR) {
         const float *panel = kp + j0 * d; /* panel j0/16 starts at j0·d */
+        const float *pf = ahead(kp, j0 + QK_NR, j0, n, d);
         if (n - j0 >= QK_NR)
-            qk_panel(0, mfull, d, q, ldq, panel, s + j0, lds, QK_NR);
+            qk_panel(0, mfull, d, q, ldq, panel, pf, s + j0, lds, QK_NR);
         else
-            qk_panel(1, mfull, d, q, ldq, panel, s + j0, lds, n - j0);
+            qk_panel(1, mfull, d, q, ldq, panel, pf, s + j0, lds, n - j0);
     }
     const float *qt = q + mfull * ldq;
     float *st = s + mfull * lds;
