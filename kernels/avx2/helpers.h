@@ -17,6 +17,10 @@
 #include <stddef.h>
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
+/* Unroll a loop over a block's rows or vectors completely, so its array of
+ * accumulators becomes registers (GCC does not always do it on its own,
+ * and then mirrors the array to the stack at every reduction step). */
+#define UNROLL _Pragma("GCC unroll 16")
 
 /* Mask of the first `k` lanes (0 ≤ k ≤ 8): an 8-wide window slid over
  * eight all-ones words followed by eight zeros. */

@@ -37,44 +37,57 @@ enum { PV_MR = 6, PV_NC = 16 };
  * kernel, short blocks take several 16-column blocks at once to keep 12
  * accumulator chains in flight (Nq = 1 decoding lives on mr = 1). */
 #define PV_NB(mr) ((mr) == 1 ? 6 : (mr) == 2 ? 3 : (mr) == 3 ? 2 : 1)
+enum { PV_ACC = 12 }; /* accumulators of any block: mr·2·PV_NB(mr) ≤ 12 */
 
-/* One mr×(16·nb) block of O over all n keys, prefetching the lines of pf
- * (same row stride as V) as it goes.  tail (nb = 1 only): just nc < 16
- * columns exist, so O and V are accessed through lane masks. */
-ALWAYS_INLINE void pv_block(const size_t mr, const size_t nb, const int tail,
+/* One block of mr rows × nv vectors of 8 columns of O over all n keys,
+ * prefetching the lines of pf (same row stride as V) as it goes.  tail:
+ * the last vector holds only the columns below nc − 8·(nv−1), and O and V
+ * are accessed there through that lane mask.  Registers: mr·nv
+ * accumulators + nv V vectors + 1 broadcast (+ 1 mask) ≤ 16 for every
+ * block used. */
+ALWAYS_INLINE void pv_block(const size_t mr, const size_t nv, const int tail,
                             size_t n, const float *p, size_t ldp,
                             const float *v, const float *pf, size_t ldv,
                             const float *alpha, float *o, size_t ldo,
                             size_t nc) {
-    __m256i lo = _mm256_setzero_si256(), hi = lo;
-    if (tail) {
-        lo = lanes_below(nc < 8 ? nc : 8);
-        hi = lanes_below(nc > 8 ? nc - 8 : 0);
-    }
-    __m256 acc[PV_MR][2 * PV_NB(1)];
+    __m256i last = tail ? lanes_below(nc - 8 * (nv - 1)) : _mm256_setzero_si256();
+    /* row r, vector c at acc[r·nv + c]: a flat array of exactly the live
+     * accumulators stays in registers (see qk.c) */
+    __m256 acc[PV_ACC];
+    UNROLL
     for (size_t r = 0; r < mr; r++)
-        for (size_t c = 0; c < 2 * nb; c++)
-            acc[r][c] = load8(tail, o + r * ldo + c * 8, c % 2 ? hi : lo);
+        UNROLL
+        for (size_t c = 0; c < nv; c++)
+            acc[r * nv + c] =
+                load8(tail && c + 1 == nv, o + r * ldo + c * 8, last);
     if (alpha)
+        UNROLL
         for (size_t r = 0; r < mr; r++) {
             __m256 a = _mm256_broadcast_ss(alpha + r);
-            for (size_t c = 0; c < 2 * nb; c++)
-                acc[r][c] = _mm256_mul_ps(a, acc[r][c]);
+            UNROLL
+            for (size_t c = 0; c < nv; c++)
+                acc[r * nv + c] = _mm256_mul_ps(a, acc[r * nv + c]);
         }
     for (size_t j = 0; j < n; j++) {
         _mm_prefetch((const char *)(pf + j * ldv), _MM_HINT_T0);
-        __m256 vv[2 * PV_NB(1)];
-        for (size_t c = 0; c < 2 * nb; c++)
-            vv[c] = load8(tail, v + j * ldv + c * 8, c % 2 ? hi : lo);
+        __m256 vv[PV_ACC];
+        UNROLL
+        for (size_t c = 0; c < nv; c++)
+            vv[c] = load8(tail && c + 1 == nv, v + j * ldv + c * 8, last);
+        UNROLL
         for (size_t r = 0; r < mr; r++) {
             __m256 b = _mm256_broadcast_ss(p + r * ldp + j);
-            for (size_t c = 0; c < 2 * nb; c++)
-                acc[r][c] = _mm256_fmadd_ps(b, vv[c], acc[r][c]);
+            UNROLL
+            for (size_t c = 0; c < nv; c++)
+                acc[r * nv + c] = _mm256_fmadd_ps(b, vv[c], acc[r * nv + c]);
         }
     }
+    UNROLL
     for (size_t r = 0; r < mr; r++)
-        for (size_t c = 0; c < 2 * nb; c++)
-            store8(tail, o + r * ldo + c * 8, c % 2 ? hi : lo, acc[r][c]);
+        UNROLL
+        for (size_t c = 0; c < nv; c++)
+            store8(tail && c + 1 == nv, o + r * ldo + c * 8, last,
+                   acc[r * nv + c]);
 }
 
 /* V columns from c on, for the prefetch stream of the block before them;
@@ -85,11 +98,12 @@ ALWAYS_INLINE const float *ahead(const float *v, size_t c, size_t c0,
 }
 
 /* mr ≤ 6 rows over every column: PV_NB(mr) blocks of 16 columns at a
- * time while whole groups remain, then one at a time (the last one maybe
- * short).  Each block prefetches the next block's first 16 columns, one
- * line per key, so a V that sits in L3 arrives in time (the first row
- * block is the one that pulls V in; measured P·V 84×128×128 with V cycling
- * through 4 MiB: 0.83 vs 0.75 of peak). */
+ * time while whole groups remain, then one at a time, then the last
+ * nc < 16 columns as one or two vectors, the last one masked.  Each block
+ * prefetches the next block's first 16 columns, one line per key, so a V
+ * that sits in L3 arrives in time (the first row block is the one that
+ * pulls V in; measured P·V 84×128×128 with V cycling through 4 MiB: 0.83
+ * vs 0.75 of peak). */
 ALWAYS_INLINE void pv_rows(const size_t mr, size_t n, size_t dv,
                            const float *p, size_t ldp, const float *v,
                            size_t ldv, const float *alpha, float *o,
@@ -98,13 +112,16 @@ ALWAYS_INLINE void pv_rows(const size_t mr, size_t n, size_t dv,
     size_t c0 = 0;
     if (nb > 1)
         for (; c0 + nb * PV_NC <= dv; c0 += nb * PV_NC)
-            pv_block(mr, nb, 0, n, p, ldp, v + c0,
+            pv_block(mr, 2 * nb, 0, n, p, ldp, v + c0,
                      ahead(v, c0 + nb * PV_NC, c0, dv), ldv, alpha, o + c0,
-                     ldo, PV_NC);
+                     ldo, 0);
     for (; c0 + PV_NC <= dv; c0 += PV_NC)
-        pv_block(mr, 1, 0, n, p, ldp, v + c0, ahead(v, c0 + PV_NC, c0, dv),
-                 ldv, alpha, o + c0, ldo, PV_NC);
-    if (c0 < dv)
+        pv_block(mr, 2, 0, n, p, ldp, v + c0, ahead(v, c0 + PV_NC, c0, dv),
+                 ldv, alpha, o + c0, ldo, 0);
+    if (dv - c0 > 8)
+        pv_block(mr, 2, 1, n, p, ldp, v + c0, v + c0, ldv, alpha, o + c0,
+                 ldo, dv - c0);
+    else if (c0 < dv)
         pv_block(mr, 1, 1, n, p, ldp, v + c0, v + c0, ldv, alpha, o + c0,
                  ldo, dv - c0);
 }

@@ -35,39 +35,60 @@ _Static_assert(QK_NR == 16, "the micro-kernel holds a panel in two ymm");
  * (2 pipes × 4 cycles = 8 in flight), so short blocks take several panels
  * at once to keep 12 chains (Nq = 1 decoding lives on mr = 1). */
 #define QK_NP(mr) ((mr) == 1 ? 6 : (mr) == 2 ? 3 : (mr) == 3 ? 2 : 1)
+enum { QK_ACC = 12 }; /* accumulators of any block: mr·2·QK_NP(mr) ≤ 12 */
 
-/* One mr×(16·np) block over the whole reduction, prefetching line k of
- * pf at step k.  tail (np = 1 only): just nc < 16 columns exist in S, so
- * the stores go through lane masks (the panel itself is zero-padded and
- * always read whole). */
-ALWAYS_INLINE void qk_block(const size_t mr, const size_t np, const int tail,
+/* One block of mr rows × nv vectors of 8 keys (vector c: half c%2 of
+ * panel c/2) over the whole reduction, prefetching line k of pf at step k.
+ * tail: the last vector holds only the keys below nc − 8·(nv−1) and is
+ * stored through that lane mask (the panel itself is zero-padded and read
+ * whole).  Registers: mr·nv accumulators + nv panel vectors + 1
+ * broadcast (+ 1 mask) ≤ 16 for every block used. */
+ALWAYS_INLINE void qk_block(const size_t mr, const size_t nv, const int tail,
                             size_t d, const float *q, size_t ldq,
                             const float *panel, const float *pf, float *s,
                             size_t lds, size_t nc) {
-    __m256 acc[QK_MR][2 * QK_NP(1)];
+    /* row r, vector c at acc[r·nv + c]: one flat array of exactly the live
+     * accumulators, which GCC keeps in registers (a [6][12] array was
+     * partly mirrored to the stack at every step) */
+    __m256 acc[QK_ACC];
+    UNROLL
     for (size_t r = 0; r < mr; r++)
-        for (size_t c = 0; c < 2 * np; c++)
-            acc[r][c] = _mm256_setzero_ps();
+        UNROLL
+        for (size_t c = 0; c < nv; c++)
+            acc[r * nv + c] = _mm256_setzero_ps();
     for (size_t k = 0; k < d; k++) {
         _mm_prefetch((const char *)(pf + k * QK_NR), _MM_HINT_T0);
-        __m256 kv[2 * QK_NP(1)];
-        for (size_t c = 0; c < 2 * np; c++) /* panel c/2, half c%2 */
+        __m256 kv[QK_ACC];
+        UNROLL
+        for (size_t c = 0; c < nv; c++)
             kv[c] = _mm256_loadu_ps(panel + (c / 2) * d * QK_NR +
                                     k * QK_NR + (c % 2) * 8);
+        UNROLL
         for (size_t r = 0; r < mr; r++) {
             __m256 b = _mm256_broadcast_ss(q + r * ldq + k);
-            for (size_t c = 0; c < 2 * np; c++)
-                acc[r][c] = _mm256_fmadd_ps(b, kv[c], acc[r][c]);
+            UNROLL
+            for (size_t c = 0; c < nv; c++)
+                acc[r * nv + c] = _mm256_fmadd_ps(b, kv[c], acc[r * nv + c]);
         }
     }
-    __m256i lo = _mm256_setzero_si256(), hi = lo;
-    if (tail) {
-        lo = lanes_below(nc < 8 ? nc : 8);
-        hi = lanes_below(nc > 8 ? nc - 8 : 0);
-    }
+    __m256i last = tail ? lanes_below(nc - 8 * (nv - 1)) : _mm256_setzero_si256();
+    UNROLL
     for (size_t r = 0; r < mr; r++)
-        for (size_t c = 0; c < 2 * np; c++)
-            store8(tail, s + r * lds + c * 8, c % 2 ? hi : lo, acc[r][c]);
+        UNROLL
+        for (size_t c = 0; c < nv; c++)
+            store8(tail && c + 1 == nv, s + r * lds + c * 8, last,
+                   acc[r * nv + c]);
+}
+
+/* The last nc < 16 keys (one short panel): one or two vectors, the last
+ * one masked. */
+ALWAYS_INLINE void qk_short_panel(const size_t mr, size_t d, const float *q,
+                                  size_t ldq, const float *panel, float *s,
+                                  size_t lds, size_t nc) {
+    if (nc > 8)
+        qk_block(mr, 2, 1, d, q, ldq, panel, panel, s, lds, nc);
+    else
+        qk_block(mr, 1, 1, d, q, ldq, panel, panel, s, lds, nc);
 }
 
 /* Panel of key jn, for the prefetch stream of the block before it; past
@@ -75,15 +96,6 @@ ALWAYS_INLINE void qk_block(const size_t mr, const size_t np, const int tail,
 ALWAYS_INLINE const float *ahead(const float *kp, size_t jn, size_t j0,
                                  size_t n, size_t d) {
     return kp + (jn < n ? jn : j0) * d;
-}
-
-/* Rows [0, m) against one panel, in blocks of 6, prefetching panel pf. */
-ALWAYS_INLINE void qk_panel(const int tail, size_t m, size_t d,
-                            const float *q, size_t ldq, const float *panel,
-                            const float *pf, float *s, size_t lds, size_t nc) {
-    for (size_t i = 0; i < m; i += QK_MR)
-        qk_block(QK_MR, 1, tail, d, q + i * ldq, ldq, panel, pf, s + i * lds,
-                 lds, nc);
 }
 
 /* mr < 6 rows against every panel, QK_NP(mr) panels per block while whole
@@ -95,14 +107,13 @@ ALWAYS_INLINE void qk_short(const size_t mr, size_t n, size_t d,
     size_t j0 = 0;
     if (np > 1)
         for (; j0 + np * QK_NR <= n; j0 += np * QK_NR)
-            qk_block(mr, np, 0, d, q, ldq, kp + j0 * d,
-                     ahead(kp, j0 + np * QK_NR, j0, n, d), s + j0, lds, QK_NR);
+            qk_block(mr, 2 * np, 0, d, q, ldq, kp + j0 * d,
+                     ahead(kp, j0 + np * QK_NR, j0, n, d), s + j0, lds, 0);
     for (; j0 + QK_NR <= n; j0 += QK_NR)
-        qk_block(mr, 1, 0, d, q, ldq, kp + j0 * d,
-                 ahead(kp, j0 + QK_NR, j0, n, d), s + j0, lds, QK_NR);
+        qk_block(mr, 2, 0, d, q, ldq, kp + j0 * d,
+                 ahead(kp, j0 + QK_NR, j0, n, d), s + j0, lds, 0);
     if (j0 < n)
-        qk_block(mr, 1, 1, d, q, ldq, kp + j0 * d, kp + j0 * d, s + j0, lds,
-                 n - j0);
+        qk_short_panel(mr, d, q, ldq, kp + j0 * d, s + j0, lds, n - j0);
 }
 
 /* Panels outer: while the 6-row blocks sweep panel j0 (from L1 after the
@@ -115,10 +126,14 @@ void sa_qk_avx2(size_t m, size_t n, size_t d, const float *q, size_t ldq,
     for (size_t j0 = 0; j0 < n; j0 += QK_NR) {
         const float *panel = kp + j0 * d; /* panel j0/16 starts at j0·d */
         const float *pf = ahead(kp, j0 + QK_NR, j0, n, d);
-        if (n - j0 >= QK_NR)
-            qk_panel(0, mfull, d, q, ldq, panel, pf, s + j0, lds, QK_NR);
-        else
-            qk_panel(1, mfull, d, q, ldq, panel, pf, s + j0, lds, n - j0);
+        for (size_t i = 0; i < mfull; i += QK_MR) {
+            const float *qi = q + i * ldq;
+            float *si = s + i * lds + j0;
+            if (n - j0 >= QK_NR)
+                qk_block(QK_MR, 2, 0, d, qi, ldq, panel, pf, si, lds, 0);
+            else
+                qk_short_panel(QK_MR, d, qi, ldq, panel, si, lds, n - j0);
+        }
     }
     const float *qt = q + mfull * ldq;
     float *st = s + mfull * lds;
