@@ -39,16 +39,32 @@
 #include "internal.h"
 
 /*
- * Tile sizes.  MB = 84 query rows: a multiple of every micro-kernel's row
- * block (AVX-512 Q·Kᵀ 14, AVX2/NEON 6, P·V 3 or 4), so no tile ends in a
- * short block except the last.  NB = 128 keys: a multiple of every panel
- * width (4, 16, 32).  Working set of one block step at d = 128:
- * Q tile 42 KiB + K block 64 KiB + S tile 42 KiB + V block 64 KiB + Õ
- * 42 KiB ≈ 254 KiB, inside the 1 MiB L2 of the machines we target (the
- * micro-kernels keep their accumulators in registers and stream the rest
- * from L2), and the per-row α rescale costs 1/NB of the P·V work.
+ * Tile sizes, measured with AVX-512 on Zen 4 (1 MiB L2 per core).
+ * MB = 42 query rows: a multiple of every micro-kernel's row block
+ * (AVX-512 Q·Kᵀ 14, P·V 6; AVX2 and NEON 6), so only a head's last tile
+ * ends in a short block.  A causal tile computes the keys up to its last
+ * row, so its diagonal block wastes MB/2 keys per row on average: 2% of
+ * P128c at MB = 42 against 4% at 84 (measured: P128c +1–2%, P64 and P128
+ * unchanged; 126 and 168 were slower on all three).
+ * NB = 256 keys: a multiple of every panel width (4, 16, 32); the softmax's
+ * fixed cost per row and block (two reductions, the α exp) and the α
+ * rescale of Õ spread over 256 keys (128 → 256: +1–2% on P64, P128 and
+ * P128c; 512 gained nothing more).
+ * Working set of one block step at d = 128: Q tile 21 KiB + S tile 42 KiB
+ * + Õ 21 KiB stay in L1/L2; the K and V blocks (128 KiB each) come from
+ * L2, or from L3 once per tile when a head's K and V exceed L2: 2·Nk·d·4
+ * bytes per 4·MB·Nk·d flops, about 5 GB/s at 100 GFLOP/s.  Total 340 KiB,
+ * a third of L2.
  */
-enum { MB = 84, NB = 128 };
+enum { MB = 42, NB = 256 };
+/* Floats per 64-byte cache line. */
+enum { LINE = 16 };
+_Static_assert(MB * NB % LINE == 0, "the logits tile ends on a line");
+
+/* n floats rounded up to whole lines; *ovf on overflow. */
+static size_t whole_lines(size_t n, int *ovf) {
+    return sa_add(n, LINE - 1, ovf) / LINE * LINE;
+}
 
 /* One past the furthest element a [n0][n1][n2][dim] strided tensor
  * touches, in elements; *ovf on overflow. */
@@ -162,14 +178,24 @@ simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
     const int causal = (d->flags & SIMDATTN_CAUSAL) != 0;
     const ptrdiff_t shift = (ptrdiff_t)nk - (ptrdiff_t)nq;
 
-    size_t kp_floats = simdattn_packed_k_size(t, nk, dim);
-    size_t ws_floats = kp_floats + MB * NB + MB * dim + 3 * MB;
-    float *ws = kp_floats ? malloc(ws_floats * sizeof(float)) : NULL;
+    /* Workspace: packed K, the logits tile, Õ (rows padded to whole lines)
+     * and three row vectors, each piece starting on a 64-byte line, so the
+     * kernels' vector loads of them never straddle two lines. */
+    int ovf = 0;
+    const size_t kp_floats = simdattn_packed_k_size(t, nk, dim);
+    const size_t kp_space = whole_lines(kp_floats, &ovf);
+    const size_t ldacc = whole_lines(dim, &ovf);
+    const size_t acc_floats = sa_mul(MB, ldacc, &ovf);
+    size_t ws_floats = sa_add(sa_add(kp_space, MB * NB, &ovf), acc_floats, &ovf);
+    ws_floats = whole_lines(sa_add(ws_floats, 3 * MB, &ovf), &ovf);
+    sa_mul(ws_floats, sizeof(float), &ovf);
+    if (!kp_floats || ovf)
+        return SIMDATTN_ERR_SIZE_OVERFLOW;
+    float *ws = aligned_alloc(LINE * sizeof(float), ws_floats * sizeof(float));
     if (!ws)
-        return kp_floats ? SIMDATTN_ERR_OUT_OF_MEMORY
-                         : SIMDATTN_ERR_SIZE_OVERFLOW;
-    float *kp = ws, *s = kp + kp_floats, *acc = s + MB * NB;
-    float *row_max = acc + MB * dim, *row_sum = row_max + MB;
+        return SIMDATTN_ERR_OUT_OF_MEMORY;
+    float *kp = ws, *s = kp + kp_space, *acc = s + MB * NB;
+    float *row_max = acc + acc_floats, *row_sum = row_max + MB;
     float *alpha = row_sum + MB;
 
     for (size_t b = 0; b < d->batch; b++) {
@@ -196,7 +222,7 @@ simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
                         ptrdiff_t e = (ptrdiff_t)(q0 + mb) + shift;
                         kend = e <= 0 ? 0 : (size_t)e < nk ? (size_t)e : nk;
                     }
-                    memset(acc, 0, mb * dim * sizeof(float));
+                    memset(acc, 0, mb * ldacc * sizeof(float));
                     for (size_t i = 0; i < mb; i++) {
                         row_max[i] = -INFINITY;
                         row_sum[i] = 0.0f;
@@ -217,14 +243,14 @@ simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
                                           d->flags & SIMDATTN_DETERMINISTIC);
                         t->pv(mb, nb, dim, s, NB,
                               vh + j0 * d->v.stride_seq, d->v.stride_seq,
-                              alpha, acc, dim);
+                              alpha, acc, ldacc);
                     }
                     for (size_t i = 0; i < mb; i++) {
                         float l = row_sum[i];
                         float inv = l == 0.0f ? 0.0f : 1.0f / l;
                         float *orow = oh + (q0 + i) * d->o_stride_seq;
                         for (size_t c = 0; c < dim; c++)
-                            orow[c] = acc[i * dim + c] * inv;
+                            orow[c] = acc[i * ldacc + c] * inv;
                     }
                 }
             }
