@@ -16,8 +16,9 @@
  * exp is SLEEF's Sleef_expf16_u10avx512f (≤ 1 ULP), or with
  * SIMDATTN_DETERMINISTIC Sleef_finz_expf16_u10avx512f, whose bits equal the
  * scalar kernel's Sleef_finz_expf1_u10purecfma: in that mode the results
- * are bit-identical to the scalar kernel (row_max may differ only in the
- * sign of a zero, which changes no exp argument).  Debian's SLEEF 3.5.1
+ * are bit-identical to the scalar kernel, row_max included (a zero
+ * maximum takes the sign of the row's first zero, as in the scalar loop).
+ * Debian's SLEEF 3.5.1
  * exports both names for one function, so there the fast mode costs the
  * same and gives the same bits.  Bound: see simdattn.h.
  *
@@ -61,7 +62,15 @@ static float logits(size_t n, float scale, const float *mrow, float *s) {
         _mm512_mask_storeu_ps(s + j, t, x);
         mx = _mm512_mask_max_ps(mx, t, x, mx);
     }
-    return _mm512_reduce_max_ps(mx);
+    float r = _mm512_reduce_max_ps(mx);
+    /* A zero maximum may be +0 or −0; the scalar loop keeps the first zero
+     * it meets, which the lane reduction cannot tell, so look it up (rare):
+     * row_max is an output, bit-identical in deterministic mode. */
+    if (r == 0.0f)
+        for (j = 0; j < n; j++)
+            if (s[j] == 0.0f)
+                return s[j];
+    return r;
 }
 
 /* s_j = exp(s_j − shift).  No sum is carried from one exp call to the
