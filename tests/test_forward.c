@@ -389,6 +389,36 @@ START_TEST(forward_inf_policy) {
 }
 END_TEST
 
+/* SIMDATTN_DETERMINISTIC: every ISA returns the scalar forward's bits
+ * (simdattn.h).  Shapes cross the tile (84 rows) and KV block (128 keys)
+ * edges, with a mask, causal and not, GQA. */
+START_TEST(forward_deterministic_bits) {
+    static const cfg CFG[] = {
+        {1, 1, 1, 100, 257, 80, 0, 0, 1, 0},
+        {1, 2, 1, 85, 130, 33, 1, 1, 2, 0.2f},
+        {2, 2, 2, 7, 300, 64, 1, 0, 3, 0},
+    };
+    for (size_t n = 0; n < N_OF(CFG); n++) {
+        const cfg *c = &CFG[n];
+        rng r = rng_seed(600 + n);
+        tensors t = make(c, &r);
+        simdattn_forward_desc d = describe(c, &t, ISA);
+        d.flags |= SIMDATTN_DETERMINISTIC;
+        ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+        float *got = malloc(t.o_total * sizeof(float));
+        memcpy(got, t.o, t.o_total * sizeof(float));
+        d.isa = SIMDATTN_ISA_SCALAR;
+        ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+        for (size_t i = 0; i < t.o_total; i++)
+            ck_assert_msg(memcmp(&got[i], &t.o[i], sizeof(float)) == 0,
+                          "%s deterministic forward (config %zu) differs from scalar at %zu: "
+                          "%a != %a", simdattn_isa_name(ISA), n, i, got[i], t.o[i]);
+        free(got);
+        release(&t);
+    }
+}
+END_TEST
+
 /* Huge logits across several KV blocks and query tiles: logits m·3.5e34
  * for distinct integers m (|m| ≤ NK = 773, so |x| ≤ 2.8e37 < FLT_MAX and
  * every difference is ≥ 3.5e34), every exp of a difference is exactly 0
@@ -497,6 +527,7 @@ int main(void) {
     tcase_add_loop_test(tc, forward_inf_policy, 0, test_isa_count);
     tcase_add_loop_test(tc, forward_huge_logits_blocks, 0, test_isa_count);
     tcase_add_loop_test(tc, forward_empty_rows_combined, 0, test_isa_count);
+    tcase_add_loop_test(tc, forward_deterministic_bits, 0, test_isa_count);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -18,7 +18,7 @@
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 static const size_t QK_M[] = {1, 2, 5, 6, 7, 13, 14, 15, 28, 29};
-static const size_t QK_N[] = {1, 3, 15, 16, 17, 31, 32, 33, 100};
+static const size_t QK_N[] = {1, 3, 8, 9, 15, 16, 17, 24, 25, 31, 32, 33, 100};
 static const size_t QK_D[] = {1, 7, 8, 9, 31, 64, 80, 128, 256};
 
 /* Q·Kᵀ: |S − S*| ≤ γ_d Σ|q·k| (sequential FMA chain of d roundings) plus
@@ -312,7 +312,7 @@ END_TEST
 
 static const size_t PV_M[] = {1, 2, 3, 4, 5, 6, 7, 12, 13, 15};
 static const size_t PV_N[] = {1, 2, 7, 16, 17, 33, 129};
-static const size_t PV_D[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 64, 65, 80, 128, 256};
+static const size_t PV_D[] = {1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 80, 128, 256};
 
 /* P·V: |O − O*| ≤ γ_(n+1) (|α·O_in| + Σ_j |p_j v_j|) — the α multiply and
  * n FMAs on one chain — plus subnormal slack. */

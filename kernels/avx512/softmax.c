@@ -16,8 +16,8 @@
  * exp is SLEEF's Sleef_expf16_u10avx512f (≤ 1 ULP), or with
  * SIMDATTN_DETERMINISTIC Sleef_finz_expf16_u10avx512f, whose bits equal the
  * scalar kernel's Sleef_finz_expf1_u10purecfma: in that mode the results
- * are bit-identical to the scalar kernel (row_max may differ only in the
- * sign of a zero, which changes no exp argument).  Debian's SLEEF 3.5.1
+ * are bit-identical to the scalar kernel (a zero row_max is stored as +0
+ * by every ISA, whichever zero the max scan kept).  Debian's SLEEF 3.5.1
  * exports both names for one function, so there the fast mode costs the
  * same and gives the same bits.  Bound: see simdattn.h.
  *
@@ -136,6 +136,7 @@ void sa_softmax_online_avx512(size_t m, size_t n, float scale,
             float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
             if (row_max[i] > mx)
                 mx = row_max[i];
+            mx = mx + 0.0f; /* −0 → +0: every ISA stores a zero max as +0 */
             newmax[r] = mx;
             shift[r] = mx == -INFINITY ? 0.0f : mx;
         }
