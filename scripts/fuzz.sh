@@ -5,9 +5,10 @@
 # scripts/test.sh with another duration and no meson timeout.  New inputs
 # go to build-test-fuzz/tests/fuzz/corpus, findings to
 # build-test-fuzz/tests/fuzz/crash-* (replay: fuzz_forward FILE).
-# To grow the committed corpus after a long run:
-#   build-test-fuzz/tests/fuzz/fuzz_forward -merge=1 tests/fuzz/corpus \
-#       build-test-fuzz/tests/fuzz/corpus
+# To grow the committed corpus after a long run (one input per new
+# coverage edge, so it stays small):
+#   build-test-fuzz/tests/fuzz/fuzz_forward -merge=1 -use_counters=0 \
+#       tests/fuzz/corpus build-test-fuzz/tests/fuzz/corpus
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -ne 1 ] || ! [[ $1 =~ ^[0-9]+$ ]]; then

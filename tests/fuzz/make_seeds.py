@@ -3,7 +3,8 @@
 format, one byte per field unless noted): every mask mode, flag pair and
 data magnitude on small shapes, long sequences (several query tiles and KV
 blocks), and each invalid-descriptor mutation.  The committed corpus is
-these seeds merged with what fuzzing found (libFuzzer -merge=1)."""
+these seeds merged with what fuzzing found, one input per new coverage
+edge (libFuzzer -merge=1 -use_counters=0; see scripts/fuzz.sh)."""
 import hashlib
 import os
 import struct
