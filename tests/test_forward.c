@@ -118,7 +118,7 @@ static void check_cfg(const cfg *c, simdattn_isa isa, uint64_t seed) {
                 t.k + b * t.ks[0] + g * t.ks[1], t.ks[2],
                 t.v + b * t.ks[0] + g * t.ks[1], t.ks[2],
                 t.mask ? t.mask + b * t.ms[0] + h * t.ms[1] : NULL, t.ms[2],
-                KV_BLOCK};
+                KV_BLOCK, 0, 0.0f, 0, NULL};
             oracle_attention(&oh, o, bound);
             for (size_t i = 0; i < c->nq; i++)
                 for (size_t e = 0; e < c->d; e++) {
