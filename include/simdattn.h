@@ -23,21 +23,31 @@
  * ---------------------------------------------------------------------
  * Numerical policy (all ISAs)
  * ---------------------------------------------------------------------
- *  - Logits are s = scale·(q·k) + mask.  Every dot product (Q·Kᵀ and P·V)
- *    is accumulated sequentially in its reduction index with fused
- *    multiply-add, in every ISA, so the stage kernels' rounding is
- *    identical across ISAs; only exp and the softmax row sum differ.
- *  - Error bounds, with u = 2^-24 and γ_n = n·u/(1 − n·u):
- *      Q·Kᵀ   |S − S*|  ≤ γ_d · Σ_k |q_k·k_k|
- *      P·V    |O − O*|  ≤ γ_(n+1) · (|α·O_in| + Σ_j |p_j·v_j|)
- *      exp    SLEEF u10: ≤ 1.0 ULP
- *      softmax each probability p_j = e_j/Σe: relative error
- *             ≤ (|s_j − m| + |m|)·u·2 + 1 ULP(exp) + γ_n (sum) + u (divide)
- *      forward |O − O*| ≤ ε_w · Σ_j w_j·|v_j|, w = exact weights, where ε_w
- *             is the softmax bound above with the logit error γ_d·|scale|·
- *             Σ|q·k| added, plus γ_(n+1) for P·V and one rounding per KV
- *             block for the online rescale.
- *    tests/ checks each bound against a double-precision oracle.
+ *  - Logits are x = scale·(q·k) + mask.  Every dot product (Q·Kᵀ and P·V)
+ *    is one sequential chain of fused multiply-adds in its reduction
+ *    index, and the softmax row sum follows one canonical 16-lane order,
+ *    in every ISA: only exp differs between ISAs, and with
+ *    SIMDATTN_DETERMINISTIC not even exp.
+ *  - Error bounds, per element, against the exact result of the same fp32
+ *    inputs; u = 2^-24, γ_n = n·u/(1 − n·u), m the row's largest logit,
+ *    B the number of KV blocks; first order, plus an absolute slack for
+ *    subnormal results (exact terms and derivation: tests/oracle.c):
+ *      Q·Kᵀ     |S − S*| ≤ γ_d·Σ_k |q_k·k_k|
+ *      P·V      |O − O*| ≤ γ_(n+1)·(|α·O_in| + Σ_j |p_j·v_j|)
+ *      exp      ≤ 1 ULP on (−∞, 0], all softmax uses (glibc expf in the
+ *               scalar fast path, SLEEF u10 otherwise)
+ *      softmax  |p̂_j − p_j| ≤ p_j·(η_j + max_k η_k + γ_n + 2u), with
+ *               δ_j = u·(|scale·s_j| + |x_j|) the logit's two roundings
+ *               and η_j = δ_j + max_k δ_k + u·|x_j − m| + 2u the error of
+ *               e_j (own logit, the shift, the subtraction, 1 ULP);
+ *               γ_n the row sum, 2u the reciprocal and the multiply.
+ *               Online over B blocks: + p_j·(4u·B + u·(m − min_j x_j)).
+ *      forward  |O − O*| ≤ Σ_j w_j·|v_j|·(η_j + ε), w the exact weights,
+ *               δ_j also counting the Q·Kᵀ error |scale|·γ_d·Σ_k|q_k·k_jk|,
+ *               ε = max η + γ_n + 4u·B + u·(m − min x) + γ_(n+2B) + 2u
+ *               (normaliser, block rescales, P·V, 1/l and the multiply).
+ *    The tests check every bound element by element; README "Numerics"
+ *    has the measured errors, and tests/accuracy gates them.
  *  - Masking: an additive mask value of -INFINITY removes a key.  A row
  *    whose keys are all removed (by the mask, causality, or nothing to
  *    attend to) produces exactly 0 in every output element, never NaN.

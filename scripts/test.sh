@@ -2,6 +2,11 @@
 # Build and run every test suite simdattn has; exits non-zero on any failure.
 #   ./scripts/test.sh            everything (native, aarch64 under qemu, ...)
 #   ./scripts/test.sh native     only the named parts: native cross
+#   ./scripts/test.sh --write-baseline [parts]
+#                                first re-record each part's figures in
+#                                tests/accuracy/baseline.json (its own
+#                                architecture and ISAs only), then test;
+#                                review and commit the diff by hand
 # Installs missing Debian packages first (scripts/deps.sh).  Each part builds
 # in its own tree (build-test-<part>) with -Werror, prints every Check
 # suite's own summary line, and the script ends with one line totalling
@@ -9,7 +14,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-parts=("$@")
+parts=()
+write_baseline=0
+for arg in "$@"; do
+    case "$arg" in
+    --write-baseline) write_baseline=1 ;;
+    *) parts+=("$arg") ;;
+    esac
+done
 [ ${#parts[@]} -eq 0 ] && parts=(native cross)
 
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -19,10 +31,15 @@ status=0
 run_meson_tests() { # build-dir [meson test args...]
     local dir=$1; shift
     ninja -C "$dir" >"$dir.ninja.log" 2>&1 || { cat "$dir.ninja.log"; return 1; }
+    if [ "$write_baseline" = 1 ]; then
+        meson test -C "$dir" --no-rebuild "$@" accuracy --test-args=--write-baseline \
+            >/dev/null 2>&1
+        grep -hE '^accuracy:' "$dir/meson-logs/testlog.txt"
+    fi
     # --verbose shows each suite's output; keep Check's summary and failure
     # lines, the tests' own notes, and meson's per-test results.
     meson test -C "$dir" --verbose --num-processes "$jobs" "$@" 2>&1 |
-        grep -E '[0-9]+%: Checks:|:[FE]:|^testing ISAs|^ *[0-9]+/[0-9]+ .*(OK|FAIL|TIMEOUT|SKIP|ERROR)|^(Ok|Fail|Timeout):'
+        grep -E '[0-9]+%: Checks:|:[FE]:|^testing ISAs|^accuracy:|^ *[0-9]+/[0-9]+ .*(OK|FAIL|TIMEOUT|SKIP|ERROR)|^(Ok|Fail|Timeout):'
     return "${PIPESTATUS[0]}"
 }
 

@@ -138,3 +138,52 @@ void oracle_attention(const oracle_head *h, double *o, double *bound) {
     free(delta);
     free(w);
 }
+
+/*
+ * Softmax kernels, per probability p_j of a row, with δ_j the error of the
+ * fp32 logit fl(fl(scale·s_j) + mask_j) and m the row maximum:
+ *   logit  δ_j = u·|scale·s_j| + u·|x_j|      scale multiply, mask add
+ *   exp    η_j = expm1(δ_j + max_k δ_k + u·|x_j − m|) + 2u
+ *                (own logit, the shift, the subtraction; then 1 ULP)
+ *   |p̂_j − p_j| ≤ p_j (η_j + max_k η_k + γ_n + 2u) + 2·FLT_TRUE_MIN
+ *                (normaliser: worst term plus the n-term sum; 1/Σ and the
+ *                 multiply; absolute slack for results that underflow)
+ * Online, fed in B blocks, adds p_j (4u·B + u·R): per block α = exp(Δm)
+ * (exp 2u, its argument, the α·l rounding) and Σ|Δm| ≤ R = max − min of
+ * the live logits.
+ */
+double oracle_softmax_row(size_t n, float scale, const float *s,
+                          const float *mrow, double *p, double *eta) {
+    const double u = U_F32;
+    double mx = -INFINITY, dmax = 0, sum = 0, eta_max = 0;
+    for (size_t j = 0; j < n; j++) { /* p holds x until the exponentials */
+        double sc = (double)s[j] * scale;
+        p[j] = sc + (mrow ? mrow[j] : 0.0);
+        double dl = u * fabs(sc) + u * fabs(p[j]);
+        if (p[j] == -INFINITY)
+            continue;
+        if (p[j] > mx) mx = p[j];
+        if (dl > dmax) dmax = dl;
+    }
+    for (size_t j = 0; j < n; j++) {
+        double x = p[j], dl = u * fabs((double)s[j] * scale) + u * fabs(x);
+        p[j] = mx != -INFINITY && x != -INFINITY ? exp(x - mx) : 0.0;
+        sum += p[j];
+        eta[j] = p[j] > 0 ? expm1(dl + dmax + u * fabs(x - mx)) + 2 * u : 0;
+        if (eta[j] > eta_max) eta_max = eta[j];
+    }
+    for (size_t j = 0; j < n; j++)
+        p[j] = sum > 0 ? p[j] / sum : 0.0;
+    return mx == -INFINITY ? -1.0 : eta_max;
+}
+
+double oracle_softmax_bound(double p, double eta, double eta_max, size_t n,
+                            size_t blocks, double range) {
+    const double u = U_F32;
+    if (eta_max < 0)
+        return 0.0; /* fully masked row: exact zeros */
+    double rel = eta + eta_max + gamma_n((double)n) + 2 * u;
+    if (blocks)
+        rel += blocks * 4 * u + u * range;
+    return p * rel + 2 * FLT_TRUE_MIN;
+}

@@ -31,4 +31,18 @@ void oracle_attention(const oracle_head *h, double *o, double *bound);
 /* Q·Kᵀ of one pair of rows, with Σ|q_k·k_k| for the bound. */
 double oracle_dot(const float *a, const float *b, size_t n, double *abs_sum);
 
+/* Softmax of one row from a softmax kernel's own fp32 inputs: with
+ * x_j = scale·s_j + mrow_j exact in double (mrow may be NULL),
+ * p_j = e^(x_j − max x) / Σ.  eta[j] gets the relative error bound of the
+ * kernel's e_j (derivation in oracle.c).  Returns max_j eta[j], or −1 when
+ * every key is masked (p = 0: the kernel must return exact zeros). */
+double oracle_softmax_row(size_t n, float scale, const float *s,
+                          const float *mrow, double *p, double *eta);
+
+/* Bound on |p̂_j − p_j| for a row of n keys fed to a softmax kernel in
+ * `blocks` online blocks (0: the plain kernel), `range` being max − min of
+ * its live logits; eta_max is oracle_softmax_row's return value. */
+double oracle_softmax_bound(double p, double eta, double eta_max, size_t n,
+                            size_t blocks, double range);
+
 #endif

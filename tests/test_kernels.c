@@ -60,48 +60,7 @@ START_TEST(qk_matches_oracle) {
 }
 END_TEST
 
-/* Bound on one softmax probability (see simdattn.h): with δ_j the error of
- * the fp32 logit x_j = fl(fl(s·scale) + mask) and η_j the relative error of
- * e_j = exp(x_j − m) (argument error, then ≤ 1 ULP = 2u for exp),
- *   |p_j − p*_j| ≤ p*_j (η_j + max_k η_k + γ_n + 2u) + 2·FLT_TRUE_MIN
- * (normaliser: worst term plus n-term summation; 1/Σ and the multiply:
- * 2u; absolute slack for results that underflow). */
-typedef struct row_oracle {
-    double *p, *eta;
-    double eta_max;
-    int live; /* any key not masked */
-} row_oracle;
-
-static row_oracle softmax_oracle(size_t n, float scale, const float *s,
-                                 const float *mrow) {
-    row_oracle o = {malloc(n * sizeof(double)), malloc(n * sizeof(double)), 0, 0};
-    double *x = malloc(n * sizeof(double));
-    double mx = -INFINITY, dmax = 0, sum = 0;
-    for (size_t j = 0; j < n; j++) {
-        double sc = (double)s[j] * scale;
-        x[j] = sc + (mrow ? mrow[j] : 0.0);
-        double dl = U_F32 * fabs(sc) + U_F32 * fabs(x[j]);
-        if (x[j] == -INFINITY)
-            continue;
-        o.live = 1;
-        if (x[j] > mx) mx = x[j];
-        if (dl > dmax) dmax = dl;
-    }
-    for (size_t j = 0; j < n; j++) {
-        o.p[j] = o.live && x[j] != -INFINITY ? exp(x[j] - mx) : 0.0;
-        sum += o.p[j];
-        double dl = U_F32 * fabs((double)s[j] * scale) + U_F32 * fabs(x[j]);
-        o.eta[j] = o.p[j] > 0 ? expm1(dl + dmax + U_F32 * fabs(x[j] - mx)) + 2 * U_F32 : 0;
-        if (o.eta[j] > o.eta_max) o.eta_max = o.eta[j];
-    }
-    for (size_t j = 0; j < n; j++)
-        o.p[j] = sum > 0 ? o.p[j] / sum : 0.0;
-    free(x);
-    return o;
-}
-
-static void row_oracle_free(row_oracle *o) { free(o->p); free(o->eta); }
-
+/* Softmax bounds: oracle_softmax_row / oracle_softmax_bound (oracle.c). */
 static const size_t SM_N[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 257, 1000};
 
 /* Logits spread over [-8, 8] after scaling, keys masked with probability
@@ -116,6 +75,7 @@ START_TEST(softmax_matches_oracle) {
             gmat s = gmat_new(m, n, n + 5);
             gmat mk = gmat_new(m, n, n + 1);
             float *in = malloc(m * n * sizeof(float));
+            double *p = malloc(n * sizeof(double)), *eta = malloc(n * sizeof(double));
             for (size_t i = 0; i < m; i++) {
                 fill_uniform(&r, in + i * n, n, -8 / scale, 8 / scale);
                 memcpy(s.p + i * s.ld, in + i * n, n * sizeof(float));
@@ -131,20 +91,16 @@ START_TEST(softmax_matches_oracle) {
                           simdattn_isa_name(ISA), n);
             for (size_t i = 0; i < m; i++) {
                 const float *mrow = mask ? mask + i * ldm : NULL;
-                row_oracle o = softmax_oracle(n, scale, in + i * n, mrow);
+                double eta_max = oracle_softmax_row(n, scale, in + i * n, mrow, p, eta);
                 for (size_t j = 0; j < n; j++) {
                     float got = s.p[i * s.ld + j];
-                    double tol = o.p[j] * (o.eta[j] + o.eta_max + gamma_n((double)n) + 2 * U_F32) +
-                                 2 * FLT_TRUE_MIN;
-                    if (!o.live)
-                        tol = 0; /* fully masked row: exact zeros */
-                    ck_assert_msg(fabs(got - o.p[j]) <= tol,
+                    double tol = oracle_softmax_bound(p[j], eta[j], eta_max, n, 0, 0);
+                    ck_assert_msg(fabs(got - p[j]) <= tol,
                                   "%s softmax n=%zu mode=%d p[%zu][%zu]=%.9g want %.9g tol %.3g",
-                                  simdattn_isa_name(ISA), n, mode, i, j, got, o.p[j], tol);
+                                  simdattn_isa_name(ISA), n, mode, i, j, got, p[j], tol);
                 }
-                row_oracle_free(&o);
             }
-            free(in);
+            free(in); free(p); free(eta);
             gmat_free(&s);
             gmat_free(&mk);
         }
@@ -162,6 +118,7 @@ START_TEST(softmax_online_matches_plain) {
     const size_t n = 300, m = 3;
     const float scale = 0.3f;
     float *in = malloc(m * n * sizeof(float));
+    double *p = malloc(n * sizeof(double)), *eta = malloc(n * sizeof(double));
     for (size_t a = 0; a < N_OF(BLK); a++) {
         size_t blk = BLK[a], nblocks = (n + blk - 1) / blk;
         /* rising logits force a rescale at almost every block */
@@ -185,7 +142,7 @@ START_TEST(softmax_online_matches_plain) {
             }
         }
         for (size_t i = 0; i < m; i++) {
-            row_oracle o = softmax_oracle(n, scale, in + i * n, NULL);
+            double eta_max = oracle_softmax_row(n, scale, in + i * n, NULL, p, eta);
             float want_max = -INFINITY;
             double lo = INFINITY, hi = -INFINITY;
             for (size_t j = 0; j < n; j++) {
@@ -198,19 +155,16 @@ START_TEST(softmax_online_matches_plain) {
                           simdattn_isa_name(ISA), mx[i], want_max);
             for (size_t j = 0; j < n; j++) {
                 double got = s[i * n + j] * later[i * n + j] / sum[i];
-                double tol = o.p[j] * (o.eta[j] + o.eta_max + gamma_n((double)n) + 2 * U_F32 +
-                                       nblocks * 4 * U_F32 + U_F32 * (hi - lo)) +
-                             2 * FLT_TRUE_MIN;
-                ck_assert_msg(fabs(got - o.p[j]) <= tol,
+                double tol = oracle_softmax_bound(p[j], eta[j], eta_max, n, nblocks, hi - lo);
+                ck_assert_msg(fabs(got - p[j]) <= tol,
                               "%s online blk=%zu p[%zu][%zu]=%.9g want %.9g tol %.3g",
-                              simdattn_isa_name(ISA), blk, i, j, got, o.p[j], tol);
+                              simdattn_isa_name(ISA), blk, i, j, got, p[j], tol);
             }
-            row_oracle_free(&o);
         }
         free(s);
         free(later);
     }
-    free(in);
+    free(in); free(p); free(eta);
 }
 END_TEST
 

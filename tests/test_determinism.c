@@ -1,0 +1,280 @@
+/*
+ * Deterministic mode across ISAs: every ISA this host runs must return the
+ * scalar reference's bits exactly (memcmp) for
+ *  - qk and pv, always: both are one sequential FMA chain per element in
+ *    every ISA (simdattn.h, "Numerical policy");
+ *  - softmax, softmax_online and forward with SIMDATTN_DETERMINISTIC: the
+ *    canonical 16-lane row sum (kernels/scalar/softmax.c) and SLEEF's finz
+ *    exp, the same bits on every ISA.
+ * Shapes are odd on purpose (n, d, dv not multiples of 4, 8 or 16, rows
+ * around every register block), with masks, causal and not, and several
+ * KV blocks in the forward.  Whole buffers are compared, gaps included,
+ * so a difference in what is left untouched is caught too.  The native run
+ * covers the x86 sets, the cross run (scripts/test.sh cross) NEON.
+ *
+ * Not covered: thread-count independence.  The library has no threads
+ * yet; when it gets them, the forward cases below must also be compared
+ * across thread counts.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define ISA test_isas[_i]
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static float *filled(size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = canary();
+    return p;
+}
+
+static float *copy(const float *src, size_t n) {
+    float *p = filled(n);
+    memcpy(p, src, n * sizeof(float));
+    return p;
+}
+
+/* Asserts got and want hold the same bits; names the first difference. */
+static void same_bits(simdattn_isa isa, const float *got, const float *want, size_t n,
+                      const char *what) {
+    if (memcmp(got, want, n * sizeof(float)) == 0)
+        return;
+    size_t i = 0;
+    while (memcmp(got + i, want + i, sizeof(float)) == 0)
+        i++;
+    uint32_t g, w;
+    memcpy(&g, got + i, 4);
+    memcpy(&w, want + i, 4);
+    ck_abort_msg("%s: %s differs from scalar at element %zu of %zu: %a (0x%08x) vs %a "
+                 "(0x%08x)", simdattn_isa_name(isa), what, i, n, got[i], (unsigned)g,
+                 want[i], (unsigned)w);
+}
+
+static const size_t QK_M[] = {1, 5, 7, 13, 15, 29};
+static const size_t QK_N[] = {1, 3, 17, 33, 100};
+static const size_t QK_D[] = {1, 3, 9, 31, 65, 130};
+
+START_TEST(qk_bitwise) {
+    rng r = rng_seed(61);
+    char what[96];
+    for (size_t a = 0; a < N_OF(QK_M); a++)
+        for (size_t b = 0; b < N_OF(QK_N); b++)
+            for (size_t c = 0; c < N_OF(QK_D); c++) {
+                size_t m = QK_M[a], n = QK_N[b], d = QK_D[c], lds = n + 3;
+                float *q = filled(m * d), *k = filled(n * d);
+                fill_uniform(&r, q, m * d, -2, 2);
+                fill_uniform(&r, k, n * d, -2, 2);
+                float *s = filled(m * lds), *ref = filled(m * lds);
+                ck_assert_int_eq(simdattn_qk(ISA, m, n, d, q, d, k, d, s, lds), SIMDATTN_OK);
+                ck_assert_int_eq(simdattn_qk(SIMDATTN_ISA_SCALAR, m, n, d, q, d, k, d, ref, lds),
+                                 SIMDATTN_OK);
+                snprintf(what, sizeof what, "qk %zux%zux%zu", m, n, d);
+                same_bits(ISA, s, ref, m * lds, what);
+                free(q); free(k); free(s); free(ref);
+            }
+}
+END_TEST
+
+static const size_t PV_M[] = {1, 3, 5, 7, 13};
+static const size_t PV_N[] = {1, 2, 7, 17, 33, 129};
+static const size_t PV_D[] = {1, 7, 9, 15, 17, 31, 33, 65};
+
+START_TEST(pv_bitwise) {
+    rng r = rng_seed(62);
+    char what[96];
+    for (size_t a = 0; a < N_OF(PV_M); a++)
+        for (size_t b = 0; b < N_OF(PV_N); b++)
+            for (size_t c = 0; c < N_OF(PV_D); c++) {
+                size_t m = PV_M[a], n = PV_N[b], dv = PV_D[c], ldo = dv + 2;
+                float *p = filled(m * n), *v = filled(n * dv), alpha[13];
+                float *o = filled(m * ldo);
+                fill_uniform(&r, p, m * n, 0, 1);
+                fill_uniform(&r, v, n * dv, -2, 2);
+                fill_uniform(&r, alpha, m, 0, 1);
+                for (size_t i = 0; i < m; i++)
+                    fill_uniform(&r, o + i * ldo, dv, -3, 3);
+                float *ref = copy(o, m * ldo);
+                const float *al = (a + b + c) % 2 ? alpha : NULL;
+                ck_assert_int_eq(simdattn_pv(ISA, m, n, dv, p, n, v, dv, al, o, ldo),
+                                 SIMDATTN_OK);
+                ck_assert_int_eq(simdattn_pv(SIMDATTN_ISA_SCALAR, m, n, dv, p, n, v, dv, al,
+                                             ref, ldo), SIMDATTN_OK);
+                snprintf(what, sizeof what, "pv %zux%zux%zu%s", m, n, dv, al ? " alpha" : "");
+                same_bits(ISA, o, ref, m * ldo, what);
+                free(p); free(v); free(o); free(ref);
+            }
+}
+END_TEST
+
+/* Logits over ±60: differences up to 120 give subnormal and zero exps,
+ * the finz paths a fast exp might take shortcuts on. */
+static void logits(rng *r, float *s, size_t rows, size_t n, size_t lds, float scale) {
+    for (size_t i = 0; i < rows; i++)
+        fill_uniform(r, s + i * lds, n, -60 / scale, 60 / scale);
+}
+
+/* Mask per row (mode 1: 20% -inf, row 2 fully masked) or one broadcast
+ * row (mode 2). */
+static float *make_mask(rng *r, int mode, size_t m, size_t n, size_t *ldm) {
+    if (!mode) {
+        *ldm = 0;
+        return NULL;
+    }
+    size_t rows = mode == 1 ? m : 1;
+    float *mask = filled(rows * n);
+    for (size_t i = 0; i < rows * n; i++)
+        mask[i] = (mode == 1 && i / n == 2) || rng_uniform(r) < 0.2 ? -INFINITY
+                                                                    : rng_range(r, -1, 1);
+    *ldm = mode == 1 ? n : 0;
+    return mask;
+}
+
+static const size_t SM_N[] = {1, 2, 3, 7, 9, 15, 17, 31, 33, 47, 100, 257, 1000};
+
+START_TEST(softmax_det_bitwise) {
+    rng r = rng_seed(63);
+    const size_t m = 5;
+    const float scale = 0.3f;
+    char what[96];
+    for (size_t a = 0; a < N_OF(SM_N); a++)
+        for (int mode = 0; mode < 3; mode++) {
+            size_t n = SM_N[a], lds = n + 1, ldm;
+            float *s = filled(m * lds);
+            logits(&r, s, m, n, lds, scale);
+            float *mask = make_mask(&r, mode, m, n, &ldm);
+            float *ref = copy(s, m * lds);
+            ck_assert_int_eq(simdattn_softmax(ISA, m, n, scale, mask, ldm, s, lds,
+                                              SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
+            ck_assert_int_eq(simdattn_softmax(SIMDATTN_ISA_SCALAR, m, n, scale, mask, ldm, ref,
+                                              lds, SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
+            snprintf(what, sizeof what, "softmax n=%zu mask mode %d", n, mode);
+            same_bits(ISA, s, ref, m * lds, what);
+            free(s); free(mask); free(ref);
+        }
+}
+END_TEST
+
+/* Blocks of odd sizes over one row set; row 1 rises so that the running
+ * max moves (α ≠ 1), row 0 is negative but for a pair of zeros of opposite
+ * signs, its maximum (row_max must keep the scalar's first zero); row 2 is
+ * fully masked.  S, row_max, row_sum and alpha compared after every block. */
+START_TEST(softmax_online_det_bitwise) {
+    static const size_t BLK[] = {1, 7, 16, 33, 128};
+    rng r = rng_seed(64);
+    const size_t m = 3, n = 300;
+    const float scale = 0.7f;
+    char what[96];
+    for (size_t a = 0; a < N_OF(BLK); a++) {
+        size_t ldm;
+        float *s = filled(m * n);
+        logits(&r, s, m, n, n, scale);
+        for (size_t j = 0; j < n; j++)
+            s[n + j] += 0.3f * (float)j / scale;
+        float *mask = make_mask(&r, 1, m, n, &ldm);
+        for (size_t j = 0; j < n; j++)
+            s[j] = -fabsf(s[j]) - 1.0f;
+        for (size_t j = 17; j < 19; j++) { /* −0 mask keeps each zero's sign */
+            s[j] = (j == 17) == (a % 2) ? -0.0f : 0.0f;
+            mask[j] = -0.0f;
+        }
+        float *ref = copy(s, m * n);
+        float st[3][3], rt[3][3]; /* row_max, row_sum, alpha: got, scalar */
+        for (size_t i = 0; i < m; i++) {
+            st[0][i] = rt[0][i] = -INFINITY;
+            st[1][i] = rt[1][i] = 0;
+        }
+        for (size_t j0 = 0; j0 < n; j0 += BLK[a]) {
+            size_t nb = n - j0 < BLK[a] ? n - j0 : BLK[a];
+            ck_assert_int_eq(simdattn_softmax_online(ISA, m, nb, scale, mask + j0, ldm,
+                                                     s + j0, n, st[0], st[1], st[2],
+                                                     SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
+            ck_assert_int_eq(simdattn_softmax_online(SIMDATTN_ISA_SCALAR, m, nb, scale,
+                                                     mask + j0, ldm, ref + j0, n, rt[0],
+                                                     rt[1], rt[2], SIMDATTN_DETERMINISTIC),
+                             SIMDATTN_OK);
+            snprintf(what, sizeof what, "softmax_online block %zu at %zu: S", BLK[a], j0);
+            same_bits(ISA, s, ref, m * n, what);
+            snprintf(what, sizeof what, "softmax_online block %zu at %zu: max, sum, alpha",
+                     BLK[a], j0);
+            same_bits(ISA, st[0], rt[0], 3 * m, what);
+        }
+        free(s); free(mask); free(ref);
+    }
+}
+END_TEST
+
+typedef struct fw_cfg {
+    size_t batch, hq, hk, nq, nk, d;
+} fw_cfg;
+
+/* Several KV blocks (the driver's is 128 keys), query tiles of 84 and a
+ * partial one, GQA, head dims off every vector width. */
+static const fw_cfg FW[] = {
+    {1, 1, 1, 1, 1, 1},    {1, 1, 1, 7, 17, 13},   {1, 2, 1, 85, 129, 31},
+    {1, 1, 1, 100, 300, 65}, {2, 4, 2, 19, 257, 9}, {1, 1, 1, 3, 385, 130},
+};
+
+START_TEST(forward_det_bitwise) {
+    rng r = rng_seed(65);
+    char what[128];
+    for (size_t a = 0; a < N_OF(FW); a++)
+        for (int mode = 0; mode < 6; mode++) { /* causal × {no mask, rows, key padding} */
+            fw_cfg c = FW[a];
+            int causal = mode & 1, mk = mode >> 1;
+            size_t nq_el = c.batch * c.hq * c.nq * c.d, nk_el = c.batch * c.hk * c.nk * c.d;
+            float *q = filled(nq_el), *k = filled(nk_el), *v = filled(nk_el);
+            fill_uniform(&r, q, nq_el, -2, 2);
+            fill_uniform(&r, k, nk_el, -2, 2);
+            fill_uniform(&r, v, nk_el, -1, 1);
+            size_t ldo = c.d + 3, o_el = c.batch * c.hq * c.nq * ldo;
+            float *o = filled(o_el), *ref = filled(o_el), *mask = NULL;
+            simdattn_forward_desc d = {0};
+            d.batch = c.batch; d.q_heads = c.hq; d.kv_heads = c.hk;
+            d.q_len = c.nq; d.kv_len = c.nk; d.head_dim = c.d;
+            d.flags = SIMDATTN_DETERMINISTIC | (causal ? SIMDATTN_CAUSAL : 0);
+            d.q = (simdattn_tensor){q, c.hq * c.nq * c.d, c.nq * c.d, c.d};
+            d.k = (simdattn_tensor){k, c.hk * c.nk * c.d, c.nk * c.d, c.d};
+            d.v = (simdattn_tensor){v, c.hk * c.nk * c.d, c.nk * c.d, c.d};
+            d.o = o;
+            d.o_stride_batch = c.hq * c.nq * ldo; d.o_stride_head = c.nq * ldo;
+            d.o_stride_seq = ldo;
+            if (mk) {
+                size_t rows = mk == 1 ? c.batch * c.hq * c.nq : c.batch;
+                mask = filled(rows * c.nk);
+                for (size_t i = 0; i < rows * c.nk; i++)
+                    mask[i] = rng_uniform(&r) < 0.15 ? -INFINITY : rng_range(&r, -2, 2);
+                d.mask = mk == 1 ? (simdattn_tensor){mask, c.hq * c.nq * c.nk, c.nq * c.nk, c.nk}
+                                 : (simdattn_tensor){mask, c.nk, 0, 0};
+            }
+            d.isa = ISA;
+            ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+            d.o = ref;
+            d.isa = SIMDATTN_ISA_SCALAR;
+            ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+            snprintf(what, sizeof what, "forward b=%zu hq=%zu hk=%zu nq=%zu nk=%zu d=%zu causal=%d "
+                     "mask=%d", c.batch, c.hq, c.hk, c.nq, c.nk, c.d, causal, mk);
+            same_bits(ISA, o, ref, o_el, what);
+            free(q); free(k); free(v); free(o); free(ref); free(mask);
+        }
+}
+END_TEST
+
+int main(void) {
+    isa_list_init();
+    Suite *s = suite_create("determinism");
+    TCase *tc = tcase_create("bitwise");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, qk_bitwise, 0, test_isa_count);
+    tcase_add_loop_test(tc, pv_bitwise, 0, test_isa_count);
+    tcase_add_loop_test(tc, softmax_det_bitwise, 0, test_isa_count);
+    tcase_add_loop_test(tc, softmax_online_det_bitwise, 0, test_isa_count);
+    tcase_add_loop_test(tc, forward_det_bitwise, 0, test_isa_count);
+    suite_add_tcase(s, tc);
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
