@@ -122,6 +122,11 @@ static int output_rows_disjoint(const simdattn_forward_desc *d, size_t dv) {
 
 size_t sa_forward_block_keys(void) { return NB; }
 
+/* A work item covers ⌈ITEM_HEAD_TILES / group⌉ query tiles, so that each
+ * packing of K serves at least ITEM_HEAD_TILES tiles of query-head rows
+ * (measured choice: see the header comment). */
+enum { ITEM_HEAD_TILES = 4 };
+
 /* Floats rounded up to whole 64-byte lines, so that every workspace
  * section (and every thread's workspace) starts on its own cache line. */
 static size_t lines(size_t floats, int *ovf) {
@@ -133,7 +138,9 @@ static size_t lines(size_t floats, int *ovf) {
 typedef struct plan {
     const simdattn_forward_desc *d;
     const simdattn_kernels *t;
-    size_t dk, dv, group, tiles, count;
+    size_t dk, dv, group, count;
+    size_t tiles, item_tiles, chunks; /* query tiles, per item, items per
+                                         (b, g) */
     float scale, cap;   /* resolved scale; cap 0 = no soft-capping */
     ptrdiff_t window;   /* 0 = none; clamped to q_len + kv_len (no-op) */
     int causal;
@@ -219,7 +226,10 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl) {
     pl->dv = dv;
     pl->group = hq / hk;
     pl->tiles = nq / MB + (nq % MB != 0);
-    pl->count = sa_mul(sa_mul(b, hk, &ovf), pl->tiles, &ovf);
+    pl->item_tiles = (ITEM_HEAD_TILES + pl->group - 1) / pl->group;
+    pl->chunks = pl->tiles / pl->item_tiles +
+                 (pl->tiles % pl->item_tiles != 0);
+    pl->count = sa_mul(sa_mul(b, hk, &ovf), pl->chunks, &ovf);
     pl->scale = d->scale != 0.0f ? d->scale : 1.0f / sqrtf((float)dk);
     pl->cap = d->softcap;
     pl->window = (ptrdiff_t)(d->window < nq + nk ? d->window : nq + nk);
@@ -289,46 +299,50 @@ static void zero_rows(const plan *pl, size_t b, size_t h0, size_t n,
                    0, pl->dv * sizeof(float));
 }
 
-/* Work item `index` (see the header comment) on workspace ws. */
-static void run_item(const plan *pl, size_t index, float *ws) {
+/* What rows q0 … q0+n−1 of an entry with len keys see: the union
+ * [ulo, uhi) of their intervals (empty: ulo ≥ uhi), and the tightest
+ * edges any of them has, so that a block inside [lo_max, hi_min) needs no
+ * −inf. */
+typedef struct rows_keys {
+    ptrdiff_t ulo, uhi, lo_max, hi_min;
+} rows_keys;
+
+static rows_keys keys_of_rows(const plan *pl, size_t len, size_t q0,
+                              size_t n) {
+    rows_keys r = {PTRDIFF_MAX, 0, 0, PTRDIFF_MAX};
+    for (size_t i = 0; i < n; i++) {
+        ptrdiff_t lo, hi;
+        row_keys(pl, len, q0 + i, &lo, &hi);
+        r.lo_max = lo > r.lo_max ? lo : r.lo_max;
+        r.hi_min = hi < r.hi_min ? hi : r.hi_min;
+        if (lo < hi) {
+            r.ulo = lo < r.ulo ? lo : r.ulo;
+            r.uhi = hi > r.uhi ? hi : r.uhi;
+        }
+    }
+    return r;
+}
+
+/* One tile: rows q0 … q0+mb−1 of every query head of KV head g's group
+ * in entry b, on keys packed from key k0 (a multiple of NB) in kp. */
+static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
+                     size_t mb, const float *kp, size_t k0, float *ws) {
     const simdattn_forward_desc *d = pl->d;
     const simdattn_kernels *t = pl->t;
-    const size_t dk = pl->dk, dv = pl->dv, hk = d->kv_heads;
-    const size_t per_tile = d->batch * hk;
-    const size_t qt = pl->tiles - 1 - index / per_tile;
-    const size_t b = index % per_tile / hk, g = index % hk;
-    const size_t q0 = qt * MB, mb = d->q_len - q0 < MB ? d->q_len - q0 : MB;
+    const size_t dk = pl->dk, dv = pl->dv, h0 = g * pl->group;
     const size_t len = d->kv_lens ? d->kv_lens[b] : d->kv_len;
     const unsigned char *keep =
         d->key_mask ? d->key_mask + b * d->key_mask_stride_batch : NULL;
-
-    /* The union of the rows' intervals, and the tightest edges any row
-     * has: a block inside [lo_max, hi_min) needs no −inf. */
-    ptrdiff_t ulo = PTRDIFF_MAX, uhi = 0, lo_max = 0, hi_min = PTRDIFF_MAX;
-    for (size_t i = 0; i < mb; i++) {
-        ptrdiff_t lo, hi;
-        row_keys(pl, len, q0 + i, &lo, &hi);
-        lo_max = lo > lo_max ? lo : lo_max;
-        hi_min = hi < hi_min ? hi : hi_min;
-        if (lo < hi) {
-            ulo = lo < ulo ? lo : ulo;
-            uhi = hi > uhi ? hi : uhi;
-        }
-    }
-    const size_t h0 = g * pl->group;
-    if (ulo >= uhi) { /* no row sees a key */
+    const rows_keys rk = keys_of_rows(pl, len, q0, mb);
+    if (rk.ulo >= rk.uhi) { /* no row sees a key */
         zero_rows(pl, b, h0, pl->group, q0, mb);
         return;
     }
-
-    float *kp = ws, *s = kp + pl->kp_floats, *acc = s + pl->s_floats;
+    float *s = ws, *acc = s + pl->s_floats;
     float *row_max = acc + pl->acc_floats, *row_sum = row_max + pl->row_floats;
     float *alpha = row_sum + pl->row_floats;
-    const size_t k0 = (size_t)ulo / NB * NB, k1 = (size_t)uhi;
-    const float *kh = d->k.data + b * d->k.stride_batch + g * d->k.stride_head;
+    const size_t j_first = (size_t)rk.ulo / NB * NB, j_end = (size_t)rk.uhi;
     const float *vh = d->v.data + b * d->v.stride_batch + g * d->v.stride_head;
-    sa_pack_k(t->qk_nr, k1 - k0, dk, kh + k0 * d->k.stride_seq,
-              d->k.stride_seq, kp);
     const float sm_scale = pl->cap > 0.0f ? 1.0f : pl->scale;
 
     for (size_t h = h0; h < h0 + pl->group; h++) {
@@ -345,8 +359,8 @@ static void run_item(const plan *pl, size_t index, float *ws) {
             row_max[i] = -INFINITY;
             row_sum[i] = 0.0f;
         }
-        for (size_t j0 = k0; j0 < k1; j0 += NB) {
-            size_t nb = k1 - j0 < NB ? k1 - j0 : NB;
+        for (size_t j0 = j_first; j0 < j_end; j0 += NB) {
+            size_t nb = j_end - j0 < NB ? j_end - j0 : NB;
             size_t kept = nb;
             if (keep) {
                 kept = 0;
@@ -359,7 +373,7 @@ static void run_item(const plan *pl, size_t index, float *ws) {
                   s, NB);
             if (pl->cap > 0.0f)
                 t->softcap(mb, nb, pl->scale, pl->cap, s, NB, pl->det);
-            if ((ptrdiff_t)j0 < lo_max || (ptrdiff_t)(j0 + nb) > hi_min)
+            if ((ptrdiff_t)j0 < rk.lo_max || (ptrdiff_t)(j0 + nb) > rk.hi_min)
                 mask_outside(pl, len, q0, mb, j0, nb, s);
             if (kept < nb)
                 for (size_t j = 0; j < nb; j++)
@@ -385,6 +399,34 @@ static void run_item(const plan *pl, size_t index, float *ws) {
                 orow[c] = acc[i * dv + c] * inv;
         }
     }
+}
+
+/* Work item `index` (see the header comment) on workspace ws: packs the
+ * keys its rows see once, then runs its tiles.  Chunks of item_tiles
+ * tiles are counted from the last tile, and index 0 is the last chunk:
+ * the one whose rows see the most keys under causality, while the short
+ * chunk left over comes last. */
+static void run_item(const plan *pl, size_t index, float *ws) {
+    const simdattn_forward_desc *d = pl->d;
+    const size_t hk = d->kv_heads, per_chunk = d->batch * hk;
+    const size_t c = index / per_chunk;
+    const size_t b = index % per_chunk / hk, g = index % hk;
+    const size_t t1 = pl->tiles - c * pl->item_tiles;
+    const size_t t0 = t1 > pl->item_tiles ? t1 - pl->item_tiles : 0;
+    const size_t r0 = t0 * MB, r1 = t1 * MB < d->q_len ? t1 * MB : d->q_len;
+    const size_t len = d->kv_lens ? d->kv_lens[b] : d->kv_len;
+    const rows_keys rk = keys_of_rows(pl, len, r0, r1 - r0);
+    if (rk.ulo >= rk.uhi) { /* no row sees a key */
+        zero_rows(pl, b, g * pl->group, pl->group, r0, r1 - r0);
+        return;
+    }
+    const size_t k0 = (size_t)rk.ulo / NB * NB, k1 = (size_t)rk.uhi;
+    const float *kh = d->k.data + b * d->k.stride_batch + g * d->k.stride_head;
+    sa_pack_k(pl->t->qk_nr, k1 - k0, pl->dk, kh + k0 * d->k.stride_seq,
+              d->k.stride_seq, ws);
+    for (size_t q0 = r0; q0 < r1; q0 += MB)
+        run_tile(pl, b, g, q0, r1 - q0 < MB ? r1 - q0 : MB, ws, k0,
+                 ws + pl->kp_floats);
 }
 
 simdattn_status simdattn_forward_tasks(const simdattn_forward_desc *d,
