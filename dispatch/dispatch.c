@@ -117,7 +117,8 @@ static void init(void) {
     }
 #include "isa.inc"
 #undef SA_ISA
-#define SA_EXTRA(ENUM, tok, op) tables[SIMDATTN_ISA_##ENUM].op = sa_##op##_##tok;
+#define SA_EXTRA(ENUM, tok, op)                                                \
+    tables[SIMDATTN_ISA_##ENUM].op = sa_##op##_##tok;
 #include "extra.inc"
 #undef SA_EXTRA
     active_isa = best_isa;

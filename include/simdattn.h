@@ -48,9 +48,11 @@
  *               (normaliser, block rescales, P·V, 1/l and the multiply).
  *    The tests check every bound element by element; README "Numerics"
  *    has the measured errors, and tests/accuracy gates them.
- *  - Masking: an additive mask value of -INFINITY removes a key.  A row
- *    whose keys are all removed (by the mask, causality, or nothing to
- *    attend to) produces exactly 0 in every output element, never NaN.
+ *  - Masking: an additive mask value of -INFINITY removes a key, as do
+ *    causality, sliding windows, per-entry KV lengths and the boolean key
+ *    mask of simdattn_forward.  A row whose keys are all removed produces
+ *    exactly 0 in every output element, never NaN.  Keys past an entry's
+ *    KV length are never read, so a KV cache may hold anything there.
  *  - NaN and Inf: a NaN or ±Inf in Q or K, a NaN or +Inf in the mask, or a
  *    logit that overflows fp32 makes every output row that attends to it
  *    NaN; a NaN or ±Inf in V makes that column of those rows NaN (or ±Inf
@@ -301,7 +303,9 @@ typedef struct simdattn_forward_desc {
     simdattn_tensor mask;
     /* Optional boolean key mask [batch][kv_len] (key padding): key j of
      * entry b is kept iff key_mask[b·key_mask_stride_batch + j] ≠ 0.
-     * NULL for none; stride 0 shares one row across the batch. */
+     * NULL for none; stride 0 shares one row across the batch.  A removed
+     * key inside a computed block is still read (see the NaN policy at the
+     * top); a tail of unwritten KV slots is better cut off with kv_lens. */
     const unsigned char *key_mask;
     size_t key_mask_stride_batch;
     /* Sliding window width W ≥ 1 (local attention); 0: off.  With
@@ -330,11 +334,12 @@ typedef struct simdattn_forward_desc {
  *     |p − j| < W                    window W, not causal (symmetric)
  *     key_mask[b][j] ≠ 0             key_mask given
  * The visible keys of a row form an interval [lo_i, hi_i) (key_mask
- * aside).  Key blocks outside every row's interval, and blocks the key
- * mask removes entirely, are neither computed nor read (Q, K, V and mask
- * values there are never touched); blocks crossing an edge have their
- * removed logits set to −inf.  A row that sees no key (or whose mask
- * removes every visible key) gives exact zeros.
+ * aside).  Key blocks outside every row's interval in a tile of query
+ * rows, and blocks the key mask removes entirely, are neither computed
+ * nor read (their K, V and mask values are never touched); blocks
+ * crossing an edge have their removed logits set to −inf.  A row that
+ * sees no key (or whose mask removes every visible key) gives exact
+ * zeros.
  *
  * Logit of a visible key, in this order (fp32, each step rounded):
  *     s = q·k_j                      Q·Kᵀ kernel
@@ -353,7 +358,7 @@ typedef struct simdattn_forward_desc {
  * roundings) added; tests/oracle.c has the derivation.
  *
  * Work items.  A forward is split into independent items, one per (batch
- * entry, KV head, tile of query rows): an item packs the keys its tile
+ * entry, KV head, chunk of query rows): an item packs the keys its rows
  * can see once and computes every query head of that KV head's group
  * (GQA/MQA) for those rows.  Items write disjoint output rows and never
  * share a reduction, so the result is the same bits for every order of
