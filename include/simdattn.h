@@ -385,8 +385,9 @@ SIMDATTN_API simdattn_status simdattn_forward(const simdattn_forward_desc *desc)
  * Task interface, for engines that schedule work on their own threads.
  *
  * simdattn_forward_tasks validates desc (errors as simdattn_forward, minus
- * OUT_OF_MEMORY) and returns the number of work items (see "Work items")
- * and the bytes of workspace one item needs.  simdattn_forward_run_task
+ * OUT_OF_MEMORY; INVALID_ARGUMENT for a NULL count or workspace_bytes) and
+ * returns the number of work items (see "Work items") and the bytes of
+ * workspace one item needs.  simdattn_forward_run_task
  * runs item `index` (< count) with a caller-owned workspace of at least
  * that many bytes, aligned to at least 4 bytes (64 recommended), that no
  * other call uses at the same time and that overlaps no tensor of desc.
@@ -395,9 +396,11 @@ SIMDATTN_API simdattn_status simdattn_forward(const simdattn_forward_desc *desc)
  * threads; once all have returned OK, O holds exactly what
  * simdattn_forward(desc) writes (same bits).  Neither call keeps state:
  * desc and the tensors must stay unchanged until the last item returns.
- * desc->threads is ignored here.  run_task also returns INVALID_ARGUMENT
- * for index ≥ count, a NULL or misaligned workspace, or one overlapping a
- * tensor; on error it writes nothing.
+ * desc->threads is ignored here.  run_task validates desc again on every
+ * call (O(1), plus O(batch) with kv_lens), which is what lets it keep no
+ * state; it also returns INVALID_ARGUMENT for index ≥ count, a NULL or
+ * misaligned workspace, or one overlapping a tensor; on error it writes
+ * nothing.
  */
 SIMDATTN_API simdattn_status simdattn_forward_tasks(
     const simdattn_forward_desc *desc, size_t *count,
