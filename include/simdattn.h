@@ -174,7 +174,7 @@ typedef struct simdattn_kernels {
      *   m' = max(row_max, max_j x_j)          (x as above)
      *   S_ij = exp(x_j − m')                   (unnormalised)
      *   alpha[i] = exp(row_max − m')           (rescale for earlier blocks)
-     *   row_sum = alpha·row_sum + Σ_j S_ij,  row_max = m'
+     *   row_sum = alpha·row_sum + Σ_j S_ij,  row_max = m' (a zero as +0)
      * While every x seen so far is -inf, m' is taken as 0 in the two
      * exponentials: S_ij = 0, alpha = 0 and row_sum stays 0. */
     void (*softmax_online)(size_t m, size_t n, float scale,

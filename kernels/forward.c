@@ -48,16 +48,17 @@
  * interface and the OpenMP loop give identical bits for any thread count.
  *
  * Item granularity.  Packing K once per item costs about as much as a
- * quarter of one tile's work: on P128x8 (8 heads, Nq = Nk = 2048, d = 128,
- * AVX-512, CPU time) one-tile items took 26% longer than packing once per
- * head, 2 tiles 13%, 4 tiles 4.5%, 8 tiles 1.5%; GQA 4:1 with one tile
- * 7%.  Whole-head items, though, leave B·H_kv items (8 here), too few for
- * 16 threads.  So an item covers ⌈4/group⌉ tiles: each packing serves at
- * least 4 head-tiles (P128x8: 56 items, a simulated dynamic schedule at
- * 96% efficiency on 16 threads).  Items are numbered from the last chunk:
- * under causality later rows see more keys, so a dynamic scheduler taking
- * items in index order runs the longest first, and the short chunk left
- * over (the first rows) last.
+ * quarter of one 84-row tile's work: on P128x8 (8 heads, Nq = Nk = 2048,
+ * d = 128, AVX-512, CPU time, then MB = 84) items of 84 query rows took
+ * 26% longer than packing once per head, 168 rows 13%, 336 rows 4.5%,
+ * 672 rows 1.5%; GQA 4:1 with 84 rows (336 head-rows) 7%.  Whole-head
+ * items, though, leave B·H_kv items (8 here), too few for 16 threads.  So
+ * each packing serves at least ITEM_HEAD_ROWS = 336 query-head rows: an
+ * item covers ⌈336 / (group·MB)⌉ tiles (P128x8: 56 items, a simulated
+ * dynamic schedule at 96% efficiency on 16 threads).  Items are numbered
+ * from the last chunk: under causality later rows see more keys, so a
+ * dynamic scheduler taking items in index order runs the longest first,
+ * and the short chunk left over (the first rows) last.
  */
 #include <limits.h>
 #include <math.h>
@@ -71,16 +72,32 @@
 #include "internal.h"
 
 /*
- * Tile sizes.  MB = 84 query rows: a multiple of every micro-kernel's row
- * block (AVX-512 Q·Kᵀ 14, AVX2/NEON 6, P·V 3 or 4), so no tile ends in a
- * short block except the last.  NB = 128 keys: a multiple of every panel
- * width (4, 16, 32).  Working set of one block step at d = 128:
- * Q tile 42 KiB + K block 64 KiB + S tile 42 KiB + V block 64 KiB + Õ
- * 42 KiB ≈ 254 KiB, inside the 1 MiB L2 of the machines we target (the
- * micro-kernels keep their accumulators in registers and stream the rest
- * from L2), and the per-row α rescale costs 1/NB of the P·V work.
+ * Tile sizes, measured with AVX-512 on Zen 4 (1 MiB L2 per core).
+ * MB = 42 query rows: a multiple of every micro-kernel's row block
+ * (AVX-512 Q·Kᵀ 14, P·V 6; AVX2 and NEON 6), so only a head's last tile
+ * ends in a short block.  A causal tile computes the keys up to its last
+ * row, so its diagonal block wastes MB/2 keys per row on average: 2% of
+ * P128c at MB = 42 against 4% at 84 (measured: P128c +1–2%, P64 and P128
+ * unchanged; 126 and 168 were slower on all three).
+ * NB = 256 keys: a multiple of every panel width (4, 16, 32); the softmax's
+ * fixed cost per row and block (two reductions, the α exp) and the α
+ * rescale of Õ spread over 256 keys (128 → 256: +1–2% on P64, P128 and
+ * P128c; 512 gained nothing more).
+ * Working set of one block step at d = 128: Q tile 21 KiB + S tile 42 KiB
+ * + Õ 21 KiB stay in L1/L2; the K and V blocks (128 KiB each) come from
+ * L2, or from L3 once per tile when a head's K and V exceed L2: 2·Nk·d·4
+ * bytes per 4·MB·Nk·d flops, about 5 GB/s at 100 GFLOP/s.  Total 340 KiB,
+ * a third of L2.
  */
-enum { MB = 84, NB = 128 };
+enum { MB = 42, NB = 256 };
+/* Floats per 64-byte cache line. */
+enum { LINE = 16 };
+_Static_assert(MB * NB % LINE == 0, "the logits tile ends on a line");
+
+/* n floats rounded up to whole lines; *ovf on overflow. */
+static size_t whole_lines(size_t n, int *ovf) {
+    return sa_add(n, LINE - 1, ovf) / LINE * LINE;
+}
 
 /* One past the furthest element a [n0][n1][n2][dim] strided tensor
  * touches, in elements; *ovf on overflow. */
@@ -128,16 +145,10 @@ static int output_rows_disjoint(const simdattn_forward_desc *d, size_t dv) {
 
 size_t sa_forward_block_keys(void) { return NB; }
 
-/* A work item covers ⌈ITEM_HEAD_TILES / group⌉ query tiles, so that each
- * packing of K serves at least ITEM_HEAD_TILES tiles of query-head rows
+/* A work item covers ⌈ITEM_HEAD_ROWS / (group·MB)⌉ query tiles, so that
+ * each packing of K serves at least ITEM_HEAD_ROWS query-head rows
  * (measured choice: see the header comment). */
-enum { ITEM_HEAD_TILES = 4 };
-
-/* Floats rounded up to whole 64-byte lines, so that every workspace
- * section (and every thread's workspace) starts on its own cache line. */
-static size_t lines(size_t floats, int *ovf) {
-    return sa_mul(sa_add(floats, 15, ovf) / 16, 16, ovf);
-}
+enum { ITEM_HEAD_ROWS = 336 };
 
 /* Everything a call derives from its descriptor, computed once and then
  * only read by the work items. */
@@ -151,6 +162,7 @@ typedef struct plan {
     ptrdiff_t window;   /* 0 = none; clamped to q_len + kv_len (no-op) */
     int causal;
     unsigned det;       /* flags passed to the softmax/softcap kernels */
+    size_t ldacc;       /* row stride of Õ: d_v rounded up to whole lines */
     size_t kp_floats, s_floats, acc_floats, row_floats, ws_floats;
     sa_span in[6], out; /* q, k, v, mask, key_mask, kv_lens; o */
 } plan;
@@ -232,7 +244,8 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl) {
     pl->dv = dv;
     pl->group = hq / hk;
     pl->tiles = nq / MB + (nq % MB != 0);
-    pl->item_tiles = (ITEM_HEAD_TILES + pl->group - 1) / pl->group;
+    pl->item_tiles =
+        (ITEM_HEAD_ROWS + pl->group * MB - 1) / (pl->group * MB);
     pl->chunks = pl->tiles / pl->item_tiles +
                  (pl->tiles % pl->item_tiles != 0);
     pl->count = sa_mul(sa_mul(b, hk, &ovf), pl->chunks, &ovf);
@@ -244,10 +257,14 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl) {
     size_t kp = simdattn_packed_k_size(t, nk, dk);
     if (kp == 0)
         ovf = 1;
-    pl->kp_floats = lines(kp, &ovf);
-    pl->s_floats = lines(MB * NB, &ovf);
-    pl->acc_floats = lines(sa_mul(MB, dv, &ovf), &ovf);
-    pl->row_floats = lines(MB, &ovf);
+    /* every workspace piece (and every thread's workspace) starts on its
+     * own 64-byte line, and Õ's rows too, so the kernels' vector loads of
+     * them never straddle two lines */
+    pl->ldacc = whole_lines(dv, &ovf);
+    pl->kp_floats = whole_lines(kp, &ovf);
+    pl->s_floats = whole_lines(MB * NB, &ovf);
+    pl->acc_floats = sa_mul(MB, pl->ldacc, &ovf);
+    pl->row_floats = whole_lines(MB, &ovf);
     pl->ws_floats = sa_add(sa_add(pl->kp_floats, pl->s_floats, &ovf),
                            sa_add(pl->acc_floats, 3 * pl->row_floats, &ovf),
                            &ovf);
@@ -360,7 +377,7 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
                                h * d->mask.stride_head +
                                q0 * d->mask.stride_seq
                          : NULL;
-        memset(acc, 0, mb * dv * sizeof(float));
+        memset(acc, 0, mb * pl->ldacc * sizeof(float));
         for (size_t i = 0; i < mb; i++) {
             row_max[i] = -INFINITY;
             row_sum[i] = 0.0f;
@@ -390,7 +407,7 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
                               d->mask.stride_seq, s, NB, row_max, row_sum,
                               alpha, pl->det);
             t->pv(mb, nb, dv, s, NB, vh + j0 * d->v.stride_seq,
-                  d->v.stride_seq, alpha, acc, dv);
+                  d->v.stride_seq, alpha, acc, pl->ldacc);
         }
         for (size_t i = 0; i < mb; i++) {
             float l = row_sum[i];
@@ -402,7 +419,7 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
             }
             float inv = 1.0f / l;
             for (size_t c = 0; c < dv; c++)
-                orow[c] = acc[i * dv + c] * inv;
+                orow[c] = acc[i * pl->ldacc + c] * inv;
         }
     }
 }

@@ -56,7 +56,7 @@ static void same_bits(simdattn_isa isa, const float *got, const float *want, siz
                  want[i], (unsigned)w);
 }
 
-static const size_t QK_M[] = {1, 5, 7, 13, 15, 29};
+static const size_t QK_M[] = {1, 2, 5, 7, 13, 15, 29};
 static const size_t QK_N[] = {1, 3, 17, 33, 100};
 static const size_t QK_D[] = {1, 3, 9, 31, 65, 130};
 
@@ -81,9 +81,9 @@ START_TEST(qk_bitwise) {
 }
 END_TEST
 
-static const size_t PV_M[] = {1, 3, 5, 7, 13};
+static const size_t PV_M[] = {1, 2, 3, 5, 7, 13};
 static const size_t PV_N[] = {1, 2, 7, 17, 33, 129};
-static const size_t PV_D[] = {1, 7, 9, 15, 17, 31, 33, 65};
+static const size_t PV_D[] = {1, 7, 9, 15, 17, 31, 33, 65, 100};
 
 START_TEST(pv_bitwise) {
     rng r = rng_seed(62);
@@ -161,13 +161,14 @@ START_TEST(softmax_det_bitwise) {
 END_TEST
 
 /* Blocks of odd sizes over one row set; row 1 rises so that the running
- * max moves (α ≠ 1), row 0 is negative but for a pair of zeros of opposite
- * signs, its maximum (row_max must keep the scalar's first zero); row 2 is
- * fully masked.  S, row_max, row_sum and alpha compared after every block. */
+ * max moves (α ≠ 1), rows 0 and 3 are negative but for a pair of zeros of
+ * opposite signs, their maximum (row_max must keep the scalar's first
+ * zero, in the first row of a call and in a later one); row 2 is fully
+ * masked.  S, row_max, row_sum and alpha compared after every block. */
 START_TEST(softmax_online_det_bitwise) {
     static const size_t BLK[] = {1, 7, 16, 33, 128};
     rng r = rng_seed(64);
-    const size_t m = 3, n = 300;
+    const size_t m = 4, n = 300;
     const float scale = 0.7f;
     char what[96];
     for (size_t a = 0; a < N_OF(BLK); a++) {
@@ -177,14 +178,21 @@ START_TEST(softmax_online_det_bitwise) {
         for (size_t j = 0; j < n; j++)
             s[n + j] += 0.3f * (float)j / scale;
         float *mask = make_mask(&r, 1, m, n, &ldm);
-        for (size_t j = 0; j < n; j++)
-            s[j] = -fabsf(s[j]) - 1.0f;
-        for (size_t j = 17; j < 19; j++) { /* −0 mask keeps each zero's sign */
-            s[j] = (j == 17) == (a % 2) ? -0.0f : 0.0f;
-            mask[j] = -0.0f;
+        for (size_t i = 0; i < m; i += 3) {
+            float *row = s + i * n, *mrow = mask + i * n;
+            for (size_t j = 0; j < n; j++) /* x ≤ −2 + mask < 0 */
+                row[j] = -fabsf(row[j]) - 2.0f / scale;
+            /* keys 18, 19 in row 0 and 20, 21 in row 3: lanes 2k, 2k+1
+             * of a vector, where a lane-order maximum would end on the
+             * second zero */
+            size_t z = 18 + 2 * (i / 3);
+            for (size_t j = z; j < z + 2; j++) {
+                row[j] = (j == z) == ((a + i) % 2) ? -0.0f : 0.0f;
+                mrow[j] = -0.0f; /* −0 mask keeps each zero's sign */
+            }
         }
         float *ref = copy(s, m * n);
-        float st[3][3], rt[3][3]; /* row_max, row_sum, alpha: got, scalar */
+        float st[3][4], rt[3][4]; /* row_max, row_sum, alpha: got, scalar */
         for (size_t i = 0; i < m; i++) {
             st[0][i] = rt[0][i] = -INFINITY;
             st[1][i] = rt[1][i] = 0;

@@ -17,7 +17,9 @@
 
 /* The driver's KV block (kernels/forward.c NB): the oracle's bound counts
  * one online-softmax rescale per block. */
-enum { KV_BLOCK = 128 };
+enum { KV_BLOCK = 256 };
+/* The driver's query tile (kernels/forward.c MB), for edge shapes only. */
+enum { Q_TILE = 42 };
 
 typedef struct cfg {
     size_t batch, hq, hk, nq, nk, d;
@@ -174,6 +176,21 @@ START_TEST(forward_gqa_masks) {
 }
 END_TEST
 
+/* One short, exact and one past the driver's query tile and KV block, and
+ * two tiles/blocks plus one, causal or not: the last tile's short row
+ * blocks, a block of one key, and the diagonal crossing a block edge. */
+START_TEST(forward_tile_edges) {
+    static const size_t NQ[] = {Q_TILE - 1, Q_TILE, Q_TILE + 1, 2 * Q_TILE + 1};
+    static const size_t NK[] = {KV_BLOCK - 1, KV_BLOCK, KV_BLOCK + 1, 2 * KV_BLOCK + 1};
+    for (size_t a = 0; a < N_OF(NQ); a++)
+        for (size_t b = 0; b < N_OF(NK); b++)
+            for (int causal = 0; causal < 2; causal++) {
+                cfg c = {1, 1, 1, NQ[a], NK[b], 20, causal, 0, 0, 0};
+                check_cfg(&c, ISA, 600 + a * 10 + b);
+            }
+}
+END_TEST
+
 /* Causal with Nq > Nk: the first Nq − Nk rows see no key and must be
  * exactly zero (the oracle's bound is 0 there). */
 START_TEST(forward_causal_more_queries) {
@@ -252,6 +269,36 @@ START_TEST(forward_special_values) {
 }
 END_TEST
 
+/* SIMDATTN_DETERMINISTIC: every ISA returns the scalar forward's bits
+ * (simdattn.h).  Shapes cross the tile (84 rows) and KV block (128 keys)
+ * edges, with a mask, causal and not, GQA. */
+START_TEST(forward_deterministic_bits) {
+    static const cfg CFG[] = {
+        {1, 1, 1, 100, 257, 80, 0, 0, 1, 0},
+        {1, 2, 1, 85, 130, 33, 1, 1, 2, 0.2f},
+        {2, 2, 2, 7, 300, 64, 1, 0, 3, 0},
+    };
+    for (size_t n = 0; n < N_OF(CFG); n++) {
+        const cfg *c = &CFG[n];
+        rng r = rng_seed(600 + n);
+        tensors t = make(c, &r);
+        simdattn_forward_desc d = describe(c, &t, ISA);
+        d.flags |= SIMDATTN_DETERMINISTIC;
+        ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+        float *got = malloc(t.o_total * sizeof(float));
+        memcpy(got, t.o, t.o_total * sizeof(float));
+        d.isa = SIMDATTN_ISA_SCALAR;
+        ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+        for (size_t i = 0; i < t.o_total; i++)
+            ck_assert_msg(memcmp(&got[i], &t.o[i], sizeof(float)) == 0,
+                          "%s deterministic forward (config %zu) differs from scalar at %zu: "
+                          "%a != %a", simdattn_isa_name(ISA), n, i, got[i], t.o[i]);
+        free(got);
+        release(&t);
+    }
+}
+END_TEST
+
 int main(void) {
     isa_list_init();
     Suite *s = suite_create("forward");
@@ -260,8 +307,10 @@ int main(void) {
     tcase_add_loop_test(tc, forward_grid, 0, test_isa_count);
     tcase_add_loop_test(tc, forward_head_dims, 0, test_isa_count);
     tcase_add_loop_test(tc, forward_gqa_masks, 0, test_isa_count);
+    tcase_add_loop_test(tc, forward_tile_edges, 0, test_isa_count);
     tcase_add_loop_test(tc, forward_causal_more_queries, 0, test_isa_count);
     tcase_add_loop_test(tc, forward_special_values, 0, test_isa_count);
+    tcase_add_loop_test(tc, forward_deterministic_bits, 0, test_isa_count);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -3,7 +3,8 @@
  * runs, through the checked API, against the double oracle with the bounds
  * stated in simdattn.h, and each SIMD kernel against the scalar one.
  * Shapes: 1, primes, and one short / exact / one past every register block
- * (rows 6 and 14, panels 16 and 32, vectors 4, 8 and 16).  Every output
+ * (rows 6 and 14, panels 16 and 32, vectors 4, 8 and 16, P·V column
+ * blocks of 64, softmax row groups of 16).  Every output
  * sits in a canary-guarded, misaligned buffer with ld > row length.
  */
 #include <math.h>
@@ -16,8 +17,8 @@
 #define ISA test_isas[_i]
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static const size_t QK_M[] = {1, 2, 5, 6, 7, 13, 14, 15, 29};
-static const size_t QK_N[] = {1, 3, 15, 16, 17, 31, 32, 33, 100};
+static const size_t QK_M[] = {1, 2, 5, 6, 7, 13, 14, 15, 28, 29};
+static const size_t QK_N[] = {1, 3, 8, 9, 15, 16, 17, 24, 25, 31, 32, 33, 100};
 static const size_t QK_D[] = {1, 7, 8, 9, 31, 64, 80, 128, 256};
 
 /* Q·Kᵀ: |S − S*| ≤ γ_d Σ|q·k| (sequential FMA chain of d roundings) plus
@@ -225,9 +226,9 @@ START_TEST(softmax_special_values) {
 }
 END_TEST
 
-static const size_t PV_M[] = {1, 2, 3, 4, 5, 7, 13, 15};
+static const size_t PV_M[] = {1, 2, 3, 4, 5, 6, 7, 12, 13, 15};
 static const size_t PV_N[] = {1, 2, 7, 16, 17, 33, 129};
-static const size_t PV_D[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 80, 128, 256};
+static const size_t PV_D[] = {1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 80, 128, 256};
 
 /* P·V: |O − O*| ≤ γ_(n+1) (|α·O_in| + Σ_j |p_j v_j|) — the α multiply and
  * n FMAs on one chain — plus subnormal slack. */
@@ -274,6 +275,109 @@ START_TEST(pv_matches_oracle) {
 }
 END_TEST
 
+/* Bit-identity with the scalar kernels, as simdattn.h promises: Q·Kᵀ and
+ * P·V follow one sequential FMA chain per element in every ISA, and with
+ * SIMDATTN_DETERMINISTIC the softmax kernels (SLEEF finz exp, canonical
+ * 16-lane sum) return the scalar kernel's bits too.  No tolerance: any
+ * reordered sum, fused scale+mask or different exp shows up as a bit. */
+static int same_bits(const float *a, const float *b, size_t rows, size_t cols, size_t ld) {
+    for (size_t i = 0; i < rows; i++)
+        if (memcmp(a + i * ld, b + i * ld, cols * sizeof(float)) != 0)
+            return 0;
+    return 1;
+}
+
+START_TEST(stages_bit_identical_to_scalar) {
+    rng r = rng_seed(55);
+    for (size_t a = 0; a < N_OF(QK_M); a++)
+        for (size_t b = 0; b < N_OF(QK_N); b++) {
+            size_t m = QK_M[a], n = QK_N[b], d = QK_D[(a + b) % N_OF(QK_D)];
+            gmat q = gmat_new(m, d, d + 1), k = gmat_new(n, d, d);
+            gmat s = gmat_new(m, n, n + 3), ref = gmat_new(m, n, n + 3);
+            for (size_t i = 0; i < m; i++) fill_uniform(&r, q.p + i * q.ld, d, -2, 2);
+            for (size_t j = 0; j < n; j++) fill_uniform(&r, k.p + j * k.ld, d, -2, 2);
+            ck_assert_int_eq(simdattn_qk(ISA, m, n, d, q.p, q.ld, k.p, k.ld, s.p, s.ld), SIMDATTN_OK);
+            ck_assert_int_eq(simdattn_qk(SIMDATTN_ISA_SCALAR, m, n, d, q.p, q.ld, k.p, k.ld,
+                                         ref.p, ref.ld), SIMDATTN_OK);
+            ck_assert_msg(same_bits(s.p, ref.p, m, n, s.ld), "%s qk %zux%zux%zu not bit-identical",
+                          simdattn_isa_name(ISA), m, n, d);
+            gmat_free(&q); gmat_free(&k); gmat_free(&s); gmat_free(&ref);
+        }
+    for (size_t a = 0; a < N_OF(PV_M); a++)
+        for (size_t c = 0; c < N_OF(PV_D); c++) {
+            size_t m = PV_M[a], dv = PV_D[c], n = PV_N[(a + c) % N_OF(PV_N)];
+            gmat p = gmat_new(m, n, n), v = gmat_new(n, dv, dv + 1);
+            gmat o = gmat_new(m, dv, dv + 2), ref = gmat_new(m, dv, dv + 2);
+            float alpha[15];
+            for (size_t i = 0; i < m; i++) {
+                fill_uniform(&r, p.p + i * p.ld, n, 0, 1);
+                fill_uniform(&r, o.p + i * o.ld, dv, -3, 3);
+                memcpy(ref.p + i * ref.ld, o.p + i * o.ld, dv * sizeof(float));
+                alpha[i] = rng_range(&r, 0, 1);
+            }
+            for (size_t j = 0; j < n; j++) fill_uniform(&r, v.p + j * v.ld, dv, -2, 2);
+            const float *al = c % 2 ? alpha : NULL;
+            ck_assert_int_eq(simdattn_pv(ISA, m, n, dv, p.p, p.ld, v.p, v.ld, al, o.p, o.ld),
+                             SIMDATTN_OK);
+            ck_assert_int_eq(simdattn_pv(SIMDATTN_ISA_SCALAR, m, n, dv, p.p, p.ld, v.p, v.ld, al,
+                                         ref.p, ref.ld), SIMDATTN_OK);
+            ck_assert_msg(same_bits(o.p, ref.p, m, dv, o.ld), "%s pv %zux%zux%zu not bit-identical",
+                          simdattn_isa_name(ISA), m, n, dv);
+            gmat_free(&p); gmat_free(&v); gmat_free(&o); gmat_free(&ref);
+        }
+    /* softmax, deterministic: masked keys, a fully masked row (1), a NaN
+     * logit (row 2), online over uneven blocks with rising logits; 17 rows
+     * cross a 16-row group of the online kernels */
+    enum { m = 17 };
+    for (size_t a = 0; a < N_OF(SM_N); a++) {
+        size_t n = SM_N[a];
+        gmat s = gmat_new(m, n, n + 2), ref = gmat_new(m, n, n + 2), mk = gmat_new(m, n, n);
+        for (size_t i = 0; i < m; i++) {
+            fill_uniform(&r, s.p + i * s.ld, n, -30, 30 + (float)i);
+            for (size_t j = 0; j < n; j++)
+                mk.p[i * mk.ld + j] = i == 1 || rng_uniform(&r) < 0.2 ? -INFINITY
+                                                                     : rng_range(&r, -1, 1);
+            memcpy(ref.p + i * ref.ld, s.p + i * s.ld, n * sizeof(float));
+        }
+        s.p[2 * s.ld + n / 2] = ref.p[2 * ref.ld + n / 2] = NAN;
+        ck_assert_int_eq(simdattn_softmax(ISA, m, n, 0.3f, mk.p, mk.ld, s.p, s.ld,
+                                          SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
+        ck_assert_int_eq(simdattn_softmax(SIMDATTN_ISA_SCALAR, m, n, 0.3f, mk.p, mk.ld, ref.p,
+                                          ref.ld, SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
+        ck_assert_msg(same_bits(s.p, ref.p, m, n, s.ld), "%s softmax n=%zu not bit-identical",
+                      simdattn_isa_name(ISA), n);
+
+        float st[2][3][m]; /* [isa, scalar][max, sum, alpha][row] */
+        for (int w = 0; w < 2; w++)
+            for (size_t i = 0; i < m; i++) { st[w][0][i] = -INFINITY; st[w][1][i] = 0; }
+        for (size_t i = 0; i < m; i++) {
+            for (size_t j = 0; j < n; j++)
+                s.p[i * s.ld + j] = rng_range(&r, -20, 20) + 0.1f * (float)j;
+            memcpy(ref.p + i * ref.ld, s.p + i * s.ld, n * sizeof(float));
+        }
+        for (size_t j0 = 0, blk = 5; j0 < n; j0 += blk, blk = blk * 2 + 1) {
+            size_t nb = n - j0 < blk ? n - j0 : blk;
+            ck_assert_int_eq(simdattn_softmax_online(ISA, m, nb, 0.5f, mk.p + j0, mk.ld, s.p + j0,
+                                                     s.ld, st[0][0], st[0][1], st[0][2],
+                                                     SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
+            ck_assert_int_eq(simdattn_softmax_online(SIMDATTN_ISA_SCALAR, m, nb, 0.5f, mk.p + j0,
+                                                     mk.ld, ref.p + j0, ref.ld, st[1][0],
+                                                     st[1][1], st[1][2], SIMDATTN_DETERMINISTIC),
+                             SIMDATTN_OK);
+            ck_assert_msg(same_bits(s.p + j0, ref.p + j0, m, nb, s.ld) &&
+                              memcmp(st[0][1], st[1][1], sizeof st[0][1]) == 0 &&
+                              memcmp(st[0][2], st[1][2], sizeof st[0][2]) == 0,
+                          "%s online n=%zu block at %zu not bit-identical",
+                          simdattn_isa_name(ISA), n, j0);
+            for (size_t i = 0; i < m; i++) /* a zero max may differ in sign only */
+                ck_assert(st[0][0][i] == st[1][0][i] ||
+                          (isnan(st[0][0][i]) && isnan(st[1][0][i])));
+        }
+        gmat_free(&s); gmat_free(&ref); gmat_free(&mk);
+    }
+}
+END_TEST
+
 int main(void) {
     isa_list_init();
     Suite *s = suite_create("kernels");
@@ -284,6 +388,7 @@ int main(void) {
     tcase_add_loop_test(tc, softmax_online_matches_plain, 0, test_isa_count);
     tcase_add_loop_test(tc, softmax_special_values, 0, test_isa_count);
     tcase_add_loop_test(tc, pv_matches_oracle, 0, test_isa_count);
+    tcase_add_loop_test(tc, stages_bit_identical_to_scalar, 0, test_isa_count);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const uint32_t CANARY_BITS = 0x7fc0dead;
+const uint32_t CANARY_BITS = 0x7fa0dead;
 
 float canary(void) {
     float f;

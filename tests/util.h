@@ -22,7 +22,10 @@ static inline double gamma_n(double n) { return n * U_F32 / (1.0 - n * U_F32); }
 static inline double subnormal_slack(double n) { return n * FLT_TRUE_MIN; }
 
 /* Canary value written around and between outputs: a NaN payload no
- * kernel can produce from the inputs the tests use. */
+ * kernel can produce from the inputs the tests use.  It is a signalling
+ * NaN, so a kernel that reads a canary, does arithmetic on it and writes
+ * it back (an O += P·V block running past dv) returns it quieted, another
+ * bit pattern, and is caught like any other stray write. */
 extern const uint32_t CANARY_BITS;
 float canary(void);
 int is_canary(float x);

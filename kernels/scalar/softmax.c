@@ -82,6 +82,7 @@ void sa_softmax_online_scalar(size_t m, size_t n, float scale,
         float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
         if (row_max[i] > mx)
             mx = row_max[i];
+        mx = mx + 0.0f; /* −0 → +0: every ISA stores a zero max as +0 */
         float shift = mx == -INFINITY ? 0.0f : mx;
         exp_shift(n, shift, row, flags);
         alpha[i] = exp1(row_max[i] - shift, flags);

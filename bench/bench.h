@@ -1,0 +1,48 @@
+/*
+ * Shared pieces of the benchmark cases: buffers, inputs, the machine facts
+ * the report needs, and the per-ISA FMA loops of bench/peak/.
+ */
+#ifndef SAB_BENCH_H
+#define SAB_BENCH_H
+
+#include <stddef.h>
+
+#include "internal.h"
+#include "shim.h"
+
+/* 64-byte aligned, zero-filled (so every page is touched before timing);
+ * NULL on failure or overflow.  Free with free(). */
+float *sab_floats(size_t n);
+/* Deterministic uniform [lo, hi) fill: the same inputs every run. */
+void sab_fill(float *x, size_t n, float lo, float hi, unsigned long long seed);
+
+/* Size in bytes of the last-level data cache of CPU 0, or 0 if unknown. */
+size_t sab_llc_bytes(void);
+/* Every runnable ISA, worst to best (scalar first); returns the count. */
+int sab_isas(simdattn_isa out[SIMDATTN_ISA_COUNT]);
+
+/* Register the cases of each family, in the order they run. */
+void sab_register_peaks(void);
+void sab_register_stages(void);
+void sab_register_forward(void);
+
+/* Calibration names: "fma/<isa>" is the FMA peak of that ISA, "read_bw"
+ * the streaming read bandwidth. */
+#define SAB_READ_BW "read_bw"
+const char *sab_fma_peak(simdattn_isa isa); /* "fma/<isa>" */
+
+/*
+ * One FMA-throughput loop per kernel set (bench/peak/<token>.c, compiled
+ * with that set's flags only, like kernels/<token>/).  run(reps) performs
+ * reps × flops_per_rep floating-point operations as independent FMA chains
+ * and returns a value derived from every chain, so none can be dropped.
+ */
+typedef struct sab_fma_loop {
+    float (*run)(size_t reps);
+    double flops_per_rep;
+} sab_fma_loop;
+#define SA_ISA(ENUM, tok, nr) extern const sab_fma_loop sab_fma_##tok;
+#include "isa.inc"
+#undef SA_ISA
+
+#endif

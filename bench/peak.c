@@ -1,0 +1,114 @@
+/*
+ * Calibration cases: the ceilings the other cases are measured against.
+ *   peak/fma/<isa>  independent FMA chains filling that ISA's register file
+ *                   (bench/peak/<isa>.c): the flop rate peak_frac divides by
+ *   peak/read_bw    one thread streaming through a buffer of at least
+ *                   1 GiB and 8× the last-level cache, so every byte comes
+ *                   from memory: the byte rate bw_frac divides by
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench.h"
+
+/* FMA steps per call: 2^16 × (chains × lanes) FMAs, about half a
+ * millisecond on every ISA, long against the call and timer overhead. */
+enum { FMA_REPS = 1 << 16 };
+
+static const struct {
+    simdattn_isa isa;
+    const sab_fma_loop *loop;
+} fma_loops[] = {
+#define SA_ISA(ENUM, tok, nr) {SIMDATTN_ISA_##ENUM, &sab_fma_##tok},
+#include "isa.inc"
+#undef SA_ISA
+};
+
+static volatile float sink; /* keeps every loop's result alive */
+
+static void *fma_setup(const void *arg) { return (void *)arg; }
+
+static const char *fma_run(void *ctx) {
+    const sab_fma_loop *loop = ctx;
+    sink = loop->run(FMA_REPS);
+    return NULL;
+}
+
+typedef struct read_ctx {
+    uint64_t *p;
+    size_t words;
+} read_ctx;
+
+static size_t read_bytes(void) {
+    size_t gib = (size_t)1 << 30, llc8 = 8 * sab_llc_bytes();
+    return llc8 > gib ? llc8 : gib;
+}
+
+static void *read_setup(const void *arg) {
+    (void)arg;
+    read_ctx *c = malloc(sizeof *c);
+    size_t bytes = read_bytes();
+    float *p = c ? sab_floats(bytes / sizeof(float)) : NULL; /* touched */
+    if (!p) {
+        free(c);
+        return NULL;
+    }
+    c->p = (uint64_t *)(void *)p;
+    c->words = bytes / sizeof(uint64_t);
+    return c;
+}
+
+/* XOR of every word into four independent accumulators: integer work the
+ * compiler vectorizes with the baseline ISA, far below one op per byte, so
+ * only the memory system limits it. */
+static const char *read_run(void *ctx) {
+    const read_ctx *c = ctx;
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (size_t i = 0; i + 4 <= c->words; i += 4) {
+        a0 ^= c->p[i];
+        a1 ^= c->p[i + 1];
+        a2 ^= c->p[i + 2];
+        a3 ^= c->p[i + 3];
+    }
+    sink = (float)(a0 ^ a1 ^ a2 ^ a3);
+    return NULL;
+}
+
+static void read_teardown(void *ctx) {
+    read_ctx *c = ctx;
+    free(c->p);
+    free(c);
+}
+
+void sab_register_peaks(void) {
+    for (size_t i = 0; i < sizeof fma_loops / sizeof fma_loops[0]; i++) {
+        simdattn_isa isa = fma_loops[i].isa;
+        if (!simdattn_isa_supported(isa))
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "peak/%s", sab_fma_peak(isa));
+        sab_add(&(sab_case){
+            .name = name,
+            .setup = fma_setup,
+            .run = fma_run,
+            .arg = fma_loops[i].loop,
+            .flops = fma_loops[i].loop->flops_per_rep * FMA_REPS,
+            .calibrates = sab_fma_peak(isa),
+            .flop_peak = sab_fma_peak(isa),
+        });
+    }
+    char label[64];
+    snprintf(label, sizeof label, "%zu MiB buffer, 1 thread",
+             read_bytes() >> 20);
+    sab_add(&(sab_case){
+        .name = "peak/read_bw",
+        .setup = read_setup,
+        .run = read_run,
+        .teardown = read_teardown,
+        .bytes = (double)(read_bytes() / 32 * 32),
+        .calibrates = SAB_READ_BW,
+        .byte_peak = SAB_READ_BW,
+        .label = label,
+    });
+}

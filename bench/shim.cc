@@ -1,0 +1,274 @@
+// The C shim over Google Benchmark (contract in shim.h).  It owns main():
+// the C side registers cases through sab_add() from sab_register(); the
+// shim turns each into a Google Benchmark, measures the calibrations the
+// selected cases need, then runs them.
+#include "shim.h"
+
+#include <benchmark/benchmark.h>
+
+#include <time.h>
+
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <regex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+struct Case {
+    sab_case c;  // string members point into the std::strings below
+    std::string name, calibrates, flop_peak, byte_peak, label;
+};
+
+std::deque<Case> cases;  // deque: registered lambdas hold stable pointers
+std::vector<std::pair<std::string, std::string>> context;
+
+// Calibration name -> rate (GFLOP/s or GB/s); 0 when it failed.
+std::map<std::string, double> peaks;
+
+// The one case whose context is alive (see shim.h).
+const Case *live_case = nullptr;
+void *live_ctx = nullptr;
+bool live_ok = false;
+
+void release_live() {
+    if (live_case && live_ok && live_case->c.teardown)
+        live_case->c.teardown(live_ctx);
+    live_case = nullptr;
+    live_ctx = nullptr;
+    live_ok = false;
+}
+
+// Same clock as Google Benchmark's default timing (process CPU time), so
+// calibrations and cases are rates over the same kind of time.
+double cpu_seconds() {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Calibration procedure, fixed so that every run measures peaks the same
+// way whatever the benchmark flags: one warm-up call, then chunks of calls
+// lasting >= 20 ms each, at least 3 chunks and 0.25 s in all; the rate is
+// the best chunk's (a peak is the best the machine sustains; slower chunks
+// are interference from elsewhere).  Returns 0 on failure.
+const double chunk_s = 0.02, calib_s = 0.25;
+
+double measure(const Case &k) {
+    const sab_case &c = k.c;
+    double work = c.flops > 0 ? c.flops : c.bytes;
+    void *ctx = c.setup ? c.setup(c.arg) : nullptr;
+    if (c.setup && !ctx)
+        return 0.0;
+    double rate = 0.0;
+    double t0 = cpu_seconds();
+    const char *err = c.run(ctx);
+    double first = cpu_seconds() - t0;
+    if (!err && work > 0) {
+        long per_chunk = first >= chunk_s ? 1 : static_cast<long>(chunk_s / (first > 1e-9 ? first : 1e-9)) + 1;
+        double total = 0.0;
+        for (int n = 0; !err && (n < 3 || total < calib_s); n++) {
+            double s = cpu_seconds();
+            for (long i = 0; i < per_chunk && !err; i++)
+                err = c.run(ctx);
+            double dt = cpu_seconds() - s;
+            total += dt;
+            if (dt > 0 && work * static_cast<double>(per_chunk) / dt > rate)
+                rate = work * static_cast<double>(per_chunk) / dt;
+        }
+    }
+    if (c.teardown)
+        c.teardown(ctx);
+    return err ? 0.0 : rate * 1e-9;
+}
+
+const Case *calibration_case(const std::string &name) {
+    for (const Case &k : cases)
+        if (k.calibrates == name)
+            return &k;
+    return nullptr;
+}
+
+// Rate of calibration `name`, measured on first use.  The caller must have
+// no live case context (measure() needs the memory and the caches).
+double peak(const std::string &name) {
+    if (name.empty())
+        return 0.0;
+    auto it = peaks.find(name);
+    if (it != peaks.end())
+        return it->second;
+    const Case *k = calibration_case(name);
+    double r = k ? measure(*k) : 0.0;
+    peaks[name] = r;
+    if (r > 0)
+        std::fprintf(stderr, "calibration %-12s %8.2f %s\n", name.c_str(), r,
+                     k->c.flops > 0 ? "GFLOP/s" : "GB/s");
+    else
+        std::fprintf(stderr, "calibration %s failed: its fractions are left out\n",
+                     name.c_str());
+    return r;
+}
+
+// Which cases --benchmark_filter selects, matched as Google Benchmark 1.7
+// does: empty or "all" selects everything, a leading '-' negates, and the
+// rest is an extended regex searched in the name.
+bool selected(const std::string &filter, const std::string &name) {
+    std::string spec = filter;
+    bool negate = false;
+    if (spec.empty() || spec == "all")
+        spec = ".";
+    else if (spec[0] == '-') {
+        spec.erase(0, 1);
+        negate = true;
+    }
+    try {
+        bool hit = std::regex_search(name, std::regex(spec, std::regex::extended));
+        return hit != negate;
+    } catch (const std::regex_error &) {
+        return true;  // Google Benchmark reports the bad regex itself
+    }
+}
+
+void run_case(benchmark::State &st, const Case *k) {
+    const sab_case &c = k->c;
+    if (live_case != k) {
+        release_live();
+        // Calibrate before the case allocates, so they never share memory.
+        peak(k->flop_peak);
+        peak(k->byte_peak);
+        live_case = k;
+        live_ctx = c.setup ? c.setup(c.arg) : nullptr;
+        live_ok = !c.setup || live_ctx;
+    }
+    if (!live_ok)
+        st.SkipWithError("setup failed (out of memory?)");
+    double t0 = cpu_seconds();
+    for (auto _ : st) {
+        const char *err = c.run(live_ctx);
+        if (err) {
+            st.SkipWithError(err);
+            break;
+        }
+    }
+    double seconds = cpu_seconds() - t0;
+    if (st.error_occurred() || seconds <= 0)
+        return;
+    // Plain counters over our own reading of the clock Google Benchmark
+    // times with: its rate counters would print as "peak_frac=0.9/s".
+    const double it = static_cast<double>(st.iterations());
+    if (c.flops > 0) {
+        double gflops = c.flops * it * 1e-9 / seconds;
+        st.counters["GFLOPS"] = gflops;
+        double p = peak(k->flop_peak);
+        if (p > 0)
+            st.counters["peak_frac"] = gflops / p;
+    }
+    if (c.bytes > 0) {
+        double gbps = c.bytes * it * 1e-9 / seconds;
+        st.counters["GBps"] = gbps;
+        double p = peak(k->byte_peak);
+        if (p > 0)
+            st.counters["bw_frac"] = gbps / p;
+    }
+    if (!k->label.empty())
+        st.SetLabel(k->label);
+}
+
+std::string str(const char *s) { return s ? s : ""; }
+
+bool flag_set(int argc, char **argv, const char *flag) {
+    size_t n = std::strlen(flag);
+    for (int i = 1; i < argc; i++)
+        if (std::strncmp(argv[i], flag, n) == 0 &&
+            (argv[i][n] == '\0' || std::strcmp(argv[i] + n, "=true") == 0 ||
+             std::strcmp(argv[i] + n, "=1") == 0))
+            return true;
+    return false;
+}
+
+}  // namespace
+
+extern "C" void sab_add(const sab_case *c) {
+    cases.emplace_back();
+    Case &k = cases.back();
+    k.c = *c;
+    k.name = str(c->name);
+    k.calibrates = str(c->calibrates);
+    k.flop_peak = str(c->flop_peak);
+    k.byte_peak = str(c->byte_peak);
+    k.label = str(c->label);
+    k.c.name = k.name.c_str();
+    k.c.calibrates = k.calibrates.c_str();
+    k.c.flop_peak = k.flop_peak.c_str();
+    k.c.byte_peak = k.byte_peak.c_str();
+    k.c.label = k.label.c_str();
+}
+
+extern "C" void sab_context(const char *key, const char *value) {
+    context.emplace_back(str(key), str(value));
+}
+
+int main(int argc, char **argv) {
+    // Take out our own flag; Google Benchmark rejects flags it does not know.
+    const char *own = "--sab_context=";
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (std::strncmp(a, own, std::strlen(own)) == 0) {
+            const char *kv = a + std::strlen(own);
+            const char *eq = std::strchr(kv, '=');
+            if (!eq) {
+                std::fprintf(stderr, "%s: %s needs KEY=VALUE\n", argv[0], own);
+                return 2;
+            }
+            context.emplace_back(std::string(kv, eq), std::string(eq + 1));
+        } else {
+            argv[kept++] = argv[i];
+        }
+    }
+    argc = kept;
+    argv[argc] = nullptr;
+
+    sab_register();
+    for (const Case &k : cases)
+        benchmark::RegisterBenchmark(k.name.c_str(), [p = &k](benchmark::State &st) { run_case(st, p); });
+
+    bool listing = flag_set(argc, argv, "--benchmark_list_tests");
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+        return 1;
+
+    if (!listing) {
+        // Measure up front every peak a selected case divides by, so all of
+        // them reach the context stanza (printed before the first result).
+        std::string filter = benchmark::GetBenchmarkFilter();
+        std::set<std::string> needed;
+        for (const Case &k : cases)
+            if (selected(filter, k.name))
+                for (const std::string *p : {&k.flop_peak, &k.byte_peak, &k.calibrates})
+                    if (!p->empty())
+                        needed.insert(*p);
+        for (const std::string &name : needed) {
+            double r = peak(name);
+            const Case *cal = calibration_case(name);
+            if (r > 0 && cal) {
+                char v[64];
+                std::snprintf(v, sizeof v, "%.3f %s", r,
+                              cal->c.flops > 0 ? "GFLOP/s" : "GB/s");
+                benchmark::AddCustomContext("peak " + name, v);
+            }
+        }
+    }
+    for (const auto &kv : context)
+        benchmark::AddCustomContext(kv.first, kv.second);
+
+    benchmark::RunSpecifiedBenchmarks();
+    release_live();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * A C interface to Google Benchmark, so that simdattn's benchmarks are
+ * written in C.  The shim (shim.cc) owns main(): every Google Benchmark
+ * flag works (--benchmark_filter, --benchmark_format=json,
+ * --benchmark_out=, --benchmark_repetitions, --benchmark_min_time=<seconds>
+ * in 1.7.1), plus one of its own:
+ *   --sab_context=KEY=VALUE   add KEY to the JSON "context" stanza.
+ *
+ * A case is a name and three callbacks.  setup() builds the inputs outside
+ * the timed region; run() is one timed call; teardown() frees.  The shim
+ * keeps one case's context alive across Google Benchmark's iteration-count
+ * probes and repetitions, and tears it down when the next case starts.
+ *
+ * Counters, all rates over the process CPU time of the timed loop (the
+ * clock Google Benchmark times with by default; it leaves out time the
+ * process was not scheduled, which keeps figures steadier on a shared
+ * machine, and equals wall time for single-threaded code that has a core):
+ *   GFLOPS     flops per run() / time, when flops > 0
+ *   peak_frac  GFLOPS / the rate of the calibration named by flop_peak
+ *   GBps       bytes per run() / time, when bytes > 0
+ *   bw_frac    GBps / the rate of the calibration named by byte_peak
+ * A calibration is a case with `calibrates` set (e.g. "fma/avx2").  Before
+ * any case runs, the shim measures every calibration that a selected case
+ * (one matching --benchmark_filter) names, with its own fixed procedure
+ * (independent of --benchmark_min_time), keeps the rates for the whole
+ * process, prints them on stderr and adds them to the context stanza.
+ * A calibration case also runs as an ordinary case, so its peak_frac is a
+ * check of measurement noise (about 1).
+ */
+#ifndef SAB_SHIM_H
+#define SAB_SHIM_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sab_case {
+    const char *name; /* "<kernel>/<isa>/<workload>" */
+    /* Builds inputs from arg; returns the context for run/teardown, or
+     * NULL on failure (the case is then reported with an error). */
+    void *(*setup)(const void *arg);
+    /* One timed call: NULL on success, else a message (reported, and the
+     * case stops). */
+    const char *(*run)(void *ctx);
+    void (*teardown)(void *ctx);
+    const void *arg;       /* handed to setup; must outlive the process run */
+    double flops;          /* floating-point operations per run(); 0: none */
+    double bytes;          /* bytes per run() that must come from memory */
+    const char *calibrates; /* this case measures the peak of that name */
+    const char *flop_peak;  /* calibration dividing GFLOPS into peak_frac */
+    const char *byte_peak;  /* calibration dividing GBps into bw_frac */
+    const char *label;      /* a note shown next to the result ("label") */
+} sab_case;
+
+/* Register a case; the strings and *c are copied.  Cases run in the order
+ * they are registered. */
+void sab_add(const sab_case *c);
+
+/* Add a key/value pair to the JSON "context" stanza. */
+void sab_context(const char *key, const char *value);
+
+/* Defined by the benchmark program: registers every case.  The shim calls
+ * it once, before parsing flags. */
+void sab_register(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Plumbing check of simdattn-bench (run by meson test; speed is not judged).
+
+Runs the binary on a small filter with --benchmark_min_time=0.01 and checks
+that its JSON parses and that every case carries the counters scripts/bench.sh
+reads: GFLOPS and peak_frac everywhere (peak_frac being GFLOPS over the
+calibration recorded in the context), GBps, bw_frac and a cache note on
+decode, and one case per kernel family for every ISA the host runs.
+Usage: smoke.py path/to/simdattn-bench
+"""
+import json
+import math
+import re
+import subprocess
+import sys
+
+FILTER = r"^peak/fma/|^(qk|softmax|pv)/|^forward/[^/]+/(N128_d128|D128)$"
+
+
+def positive(x):
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def check(doc):
+    errors = []
+    ctx = doc["context"]
+    isas = ctx["isas_runnable"].split()
+    if "scalar" not in isas or ctx["isa_active"] not in isas:
+        errors.append(f"context ISAs wrong: {ctx['isas_runnable']!r}, "
+                      f"active {ctx['isa_active']!r}")
+    runs = [b for b in doc["benchmarks"] if b.get("run_type", "iteration") == "iteration"]
+    seen = set()
+    for b in runs:
+        name = b["name"]
+        if b.get("error_occurred"):
+            errors.append(f"{name}: error {b.get('error_message')!r}")
+            continue
+        parts = name.split("/")
+        if len(parts) != 3:
+            errors.append(f"{name}: not <kernel>/<isa>/<workload>")
+            continue
+        kernel, isa = parts[0], parts[1] if parts[0] != "peak" else parts[2]
+        seen.add((kernel, isa))
+        gflops, frac = b.get("GFLOPS"), b.get("peak_frac")
+        if not positive(gflops) or not positive(frac):
+            errors.append(f"{name}: GFLOPS={gflops} peak_frac={frac}")
+            continue
+        # The context holds the peak with 3 decimals: relative rounding
+        # below 0.0005 / peak, under 1e-3 for any peak above 0.5 GFLOP/s.
+        peak = float(ctx[f"peak fma/{isa}"].split()[0])
+        if abs(gflops / peak - frac) > 1e-3 * frac:
+            errors.append(f"{name}: peak_frac {frac} != GFLOPS/peak {gflops / peak}")
+        if parts[2].startswith("D"):
+            gbps, bw = b.get("GBps"), b.get("bw_frac")
+            if not positive(gbps) or not positive(bw) or "LLC" not in b.get("label", ""):
+                errors.append(f"{name}: GBps={gbps} bw_frac={bw} label={b.get('label')!r}")
+    for isa in isas:
+        for kernel in ("peak", "qk", "softmax", "pv", "forward"):
+            if (kernel, isa) not in seen:
+                errors.append(f"no {kernel} case for ISA {isa}")
+    return len(runs), errors
+
+
+def main():
+    cmd = [sys.argv[1], f"--benchmark_filter={FILTER}",
+           "--benchmark_min_time=0.01", "--benchmark_format=json"]
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    n, errors = check(json.loads(out))
+    for e in errors:
+        print("bench-smoke:", e)
+    print(f"bench-smoke: {n} cases, {len(errors)} problems")
+    return 1 if errors or n == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

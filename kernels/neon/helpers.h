@@ -1,0 +1,42 @@
+/*
+ * Helpers shared by the NEON kernels: forced inlining and unrolling (so a
+ * helper called with a constant row count becomes a fully unrolled,
+ * register-resident block) and loads/stores of the first r < 4 lanes that touch only those r
+ * floats, for tails at the very end of a caller's buffer.
+ */
+#if !defined(__aarch64__) || !defined(__ARM_NEON)
+#error "kernels/neon needs AArch64 Advanced SIMD"
+#endif
+#ifndef SA_NEON_HELPERS_H
+#define SA_NEON_HELPERS_H
+
+#include <arm_neon.h>
+#include <stddef.h>
+
+#define SA_INLINE static inline __attribute__((always_inline))
+/* Unroll a loop over register-block rows or vectors completely and early:
+ * GCC 12 scalarises an accumulator array (keeps it in registers) only
+ * when its indices are constants by then; otherwise acc[6][4] lives in
+ * memory and is stored back on every step. */
+#define SA_UNROLL _Pragma("GCC unroll 8")
+
+/* p[0 … r−1] into lanes 0 … r−1 (1 ≤ r ≤ 3), zeros above. */
+SA_INLINE float32x4_t load_part(const float *p, size_t r) {
+    float32x4_t x = vld1q_lane_f32(p, vdupq_n_f32(0.0f), 0);
+    if (r > 1)
+        x = vld1q_lane_f32(p + 1, x, 1);
+    if (r > 2)
+        x = vld1q_lane_f32(p + 2, x, 2);
+    return x;
+}
+
+/* Lanes 0 … r−1 of x into p[0 … r−1] (1 ≤ r ≤ 3). */
+SA_INLINE void store_part(float *p, float32x4_t x, size_t r) {
+    vst1q_lane_f32(p, x, 0);
+    if (r > 1)
+        vst1q_lane_f32(p + 1, x, 1);
+    if (r > 2)
+        vst1q_lane_f32(p + 2, x, 2);
+}
+
+#endif

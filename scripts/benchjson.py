@@ -1,0 +1,76 @@
+"""Shared reading of simdattn-bench JSON results (Google Benchmark format).
+
+Used by bench_report.py and compare.py.  One result per case: the median
+aggregate when the run had repetitions, else the median of the case's
+iteration entries (one, without repetitions).
+"""
+import json
+import os
+import statistics
+import sys
+
+
+def load(path):
+    """Returns (context dict, {name: entry dict}) of one result file."""
+    with open(path) as f:
+        doc = json.load(f)
+    runs, medians = {}, {}
+    for b in doc.get("benchmarks", []):
+        name = b.get("run_name", b["name"])
+        if b.get("run_type") == "aggregate":
+            if b.get("aggregate_name") == "median":
+                medians[name] = b
+        elif not b.get("error_occurred"):
+            runs.setdefault(name, []).append(b)
+    cases = {}
+    for name, entries in runs.items():
+        if name in medians:
+            cases[name] = medians[name]
+            continue
+        merged = dict(entries[0])
+        for key in ("GFLOPS", "peak_frac", "GBps", "bw_frac", "real_time", "cpu_time"):
+            vals = [e[key] for e in entries if key in e]
+            if vals:
+                merged[key] = statistics.median(vals)
+        cases[name] = merged
+    return doc.get("context", {}), cases
+
+
+def split(name):
+    """'forward/avx2/P128' -> ('forward/P128', 'avx2'); peak/fma/<isa> ->
+    ('peak/fma', isa); names without an ISA part -> (name, None)."""
+    parts = name.split("/")
+    if parts[0] == "peak":
+        return ("peak/fma", parts[2]) if parts[1] == "fma" and len(parts) == 3 else (name, None)
+    if len(parts) == 3:
+        return f"{parts[0]}/{parts[2]}", parts[1]
+    return name, None
+
+
+def metric(entry):
+    """(value, unit) that says how fast a case ran: GFLOP/s, else GB/s,
+    else calls per second."""
+    if "GFLOPS" in entry:
+        return entry["GFLOPS"], "GFLOP/s"
+    if "GBps" in entry:
+        return entry["GBps"], "GB/s"
+    unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[entry.get("time_unit", "ns")]
+    return 1.0 / (entry["cpu_time"] * unit), "calls/s"
+
+
+def pyplot():
+    """matplotlib.pyplot with a file-only backend, or None.  When this Python
+    lacks matplotlib but Debian's does (scripts/deps.sh plot installs it
+    there), re-run the script under Debian's Python."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        return plt
+    except ImportError:
+        system = "/usr/bin/python3"
+        if (os.path.exists(system) and os.path.realpath(sys.executable) != os.path.realpath(system)
+                and not os.environ.get("SIMDATTN_PLOT_REEXEC")):
+            os.environ["SIMDATTN_PLOT_REEXEC"] = "1"
+            os.execv(system, [system] + sys.argv)
+        return None
