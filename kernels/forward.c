@@ -41,9 +41,10 @@
  *            scale 1 when softcap already applied it)
  *       Õ  = α ⊙ Õ + S · V_block        (kernels->pv)
  *     O_tile = Õ / l  (exact 0 for rows with nothing to attend to)
- * Key blocks start at multiples of NB whatever the tile sees, so the
- * blocking — and with it the rounding of the online softmax — is the same
- * for every ISA and every item schedule.  Items write disjoint rows of O
+ * A tile's key blocks start at its first visible key rounded down to a
+ * multiple of 32 and follow every NB keys, whatever ISA or item runs it,
+ * so the blocking — and with it the rounding of the online softmax — is
+ * the same for every ISA and every item schedule.  Items write disjoint rows of O
  * and share nothing but read-only inputs, which is what makes the task
  * interface and the OpenMP loop give identical bits for any thread count.
  *
@@ -150,6 +151,16 @@ size_t sa_forward_block_keys(void) { return NB; }
  * (measured choice: see the header comment). */
 enum { ITEM_HEAD_ROWS = 336 };
 
+/* A tile's first key block starts at its first visible key rounded down
+ * to KEY_ALIGN, then blocks follow every NB keys.  32 is a multiple of
+ * every panel width (kernels/isa.inc), so block offsets in packed K are
+ * whole panels, and it depends on no ISA, so neither does the blocking.
+ * Aligning to NB instead would compute up to NB − 1 extra keys per row of
+ * a sliding-window tile. */
+enum { KEY_ALIGN = 32 };
+
+size_t sa_forward_key_align(void) { return KEY_ALIGN; }
+
 /* Everything a call derives from its descriptor, computed once and then
  * only read by the work items. */
 typedef struct plan {
@@ -237,6 +248,8 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl) {
     const simdattn_kernels *t = sa_table(d->isa, &st);
     if (!t)
         return st;
+    if (KEY_ALIGN % t->qk_nr != 0) /* a kernel set isa.inc must not list */
+        return SIMDATTN_ERR_UNSUPPORTED_ISA;
 
     pl->d = d;
     pl->t = t;
@@ -364,7 +377,8 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
     float *s = ws, *acc = s + pl->s_floats;
     float *row_max = acc + pl->acc_floats, *row_sum = row_max + pl->row_floats;
     float *alpha = row_sum + pl->row_floats;
-    const size_t j_first = (size_t)rk.ulo / NB * NB, j_end = (size_t)rk.uhi;
+    const size_t j_first = (size_t)rk.ulo / KEY_ALIGN * KEY_ALIGN;
+    const size_t j_end = (size_t)rk.uhi;
     const float *vh = d->v.data + b * d->v.stride_batch + g * d->v.stride_head;
     const float sm_scale = pl->cap > 0.0f ? 1.0f : pl->scale;
 
@@ -443,7 +457,8 @@ static void run_item(const plan *pl, size_t index, float *ws) {
         zero_rows(pl, b, g * pl->group, pl->group, r0, r1 - r0);
         return;
     }
-    const size_t k0 = (size_t)rk.ulo / NB * NB, k1 = (size_t)rk.uhi;
+    const size_t k0 = (size_t)rk.ulo / KEY_ALIGN * KEY_ALIGN;
+    const size_t k1 = (size_t)rk.uhi;
     const float *kh = d->k.data + b * d->k.stride_batch + g * d->k.stride_head;
     sa_pack_k(pl->t->qk_nr, k1 - k0, pl->dk, kh + k0 * d->k.stride_seq,
               d->k.stride_seq, ws);

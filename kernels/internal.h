@@ -81,6 +81,8 @@ int sa_spans_overlap(sa_span a, sa_span b);
 /* Keys per online-softmax block of the fused forward (forward.c's NB):
  * tests derive their error bounds and skipped-block checks from it. */
 size_t sa_forward_block_keys(void);
+/* A tile's first key block starts at a multiple of this (forward.c). */
+size_t sa_forward_key_align(void);
 
 /* Resolve isa (AUTO allowed) to its table; sets *status on failure. */
 const simdattn_kernels *sa_table(simdattn_isa isa, simdattn_status *status);

@@ -32,7 +32,8 @@
  *                                relative, accuracy; l ≥ 1 divides them)
  * Here n counts the keys of the row's whole interval (computed blocks may
  * hold removed keys, which add exact zeros but still count as terms) and
- * blocks = ⌈nk/block⌉, at least the number the driver visits.
+ * blocks = ⌈nk/block⌉ (+1 with a window, whose tiles start their blocks
+ * at their first visible key), at least the number the driver visits.
  * This is the first-order bound; the second-order terms (products of two
  * u-sized terms, < 1e-13 relative here) are covered by taking expm1 of the
  * argument error instead of the error itself.
@@ -117,7 +118,8 @@ void oracle_attention(const oracle_head *h, double *o, double *bound) {
             if (w[j] > 0 && eta > eta_max)
                 eta_max = eta;
         }
-        size_t blocks = (nk + h->block - 1) / h->block;
+        /* a window's tiles start their blocks off the block grid */
+        size_t blocks = (nk + h->block - 1) / h->block + (h->window != 0);
         double eps = eta_max + gamma_n((double)span) + blocks * 4 * u +
                      u * (mx - mn) + gamma_n((double)(span + 2 * blocks)) +
                      2 * u;

@@ -83,11 +83,11 @@ static void interval(const cfg *c, size_t len, size_t i, long long *lo, long lon
     }
 }
 
-/* Keys of entry b the driver may read: [*lo, *hi), from the key block of
- * the first row's interval to the end of the last row's (empty if no row
- * sees a key). */
+/* Keys of entry b the driver may read: [*lo, *hi), from the first row's
+ * first visible key rounded down to the key alignment, to the end of the
+ * last row's interval (empty if no row sees a key). */
 static void readable(const cfg *c, const tensors *t, size_t b, long long *lo, long long *hi) {
-    size_t len = entry_len(c, t, b), nb = block_keys();
+    size_t len = entry_len(c, t, b), nb = sa_forward_key_align();
     long long l, h;
     int any = 0;
     *lo = *hi = 0;
@@ -100,14 +100,15 @@ static void readable(const cfg *c, const tensors *t, size_t b, long long *lo, lo
     }
 }
 
-/* Key j of entry b is never read by the driver: outside readable(), or in
- * a key block the key mask removes whole. */
+/* Key j of entry b is never read by the driver: outside readable(), or,
+ * without a window (then every tile's blocks start at key 0, on the NB
+ * grid), in a key block the key mask removes whole. */
 static int never_read(const tensors *t, const cfg *c, size_t b, size_t j, long long lo,
                       long long hi) {
     size_t nb = block_keys();
     if ((long long)j >= hi || (long long)j < lo)
         return 1;
-    if (t->keep) {
+    if (t->keep && !c->window) {
         const unsigned char *kr = t->keep + b * t->keep_stride;
         size_t j0 = j / nb * nb;
         for (size_t x = j0; x < j0 + nb && x < c->nk; x++)
@@ -272,6 +273,12 @@ static void check_cfg(const cfg *c, simdattn_isa isa, uint64_t seed) {
         ref = t.o;
     }
 
+    /* deterministic mode: every ISA gives the scalar bits (simdattn.h),
+     * windows and soft-capping included */
+    if (c->flags & SIMDATTN_DETERMINISTIC)
+        ck_assert_msg(memcmp(got, ref, bytes) == 0, "%s %s: deterministic result differs from scalar",
+                      simdattn_isa_name(isa), what);
+
     size_t ld = dv + 2;
     for (size_t i = 0; i < t.o_total; i++) /* gaps and tail untouched */
         if (i >= c->batch * t.os[0] || i % ld >= dv)
@@ -321,17 +328,18 @@ static cfg base(size_t nq, size_t nk) {
 }
 
 /* Sliding windows, causal and symmetric, with widths from 1 (only the
- * diagonal) through one past a key block to wider than the sequence, on
- * square, decode-like and Nq > Nk shapes. */
+ * diagonal) through more than a key block to wider than the sequence, on
+ * square, decode-like and Nq > Nk shapes; half of them deterministic, where
+ * the tiles' block starts must not depend on the ISA. */
 START_TEST(engine_windows) {
-    static const size_t W[] = {1, 3, 129, 100000};
-    static const size_t NQ[] = {1, 17, 90, 200}, NK[] = {300, 17, 260, 100};
+    static const size_t W[] = {1, 3, 129, 300, 100000};
+    static const size_t NQ[] = {1, 40, 17, 90, 200}, NK[] = {300, 700, 17, 260, 100};
     for (size_t a = 0; a < N_OF(W); a++)
         for (size_t s = 0; s < N_OF(NQ); s++)
             for (int causal = 0; causal < 2; causal++) {
                 cfg c = base(NQ[s], NK[s]);
                 c.window = W[a];
-                c.flags = causal ? SIMDATTN_CAUSAL : 0;
+                c.flags = (causal ? SIMDATTN_CAUSAL : 0) | (s % 2 ? SIMDATTN_DETERMINISTIC : 0);
                 c.bshd = (int)s % 2;
                 check_cfg(&c, ISA, 1000 + a * 100 + s * 10 + (size_t)causal);
             }
