@@ -112,16 +112,6 @@ static size_t extent(size_t n0, size_t s0, size_t n1, size_t s1, size_t n2,
     return e;
 }
 
-static sa_span span_of(const float *p, size_t elems, int *ovf) {
-    sa_span sp = {(const char *)p, (const char *)p};
-    if (UINTPTR_MAX / sizeof(float) < elems ||
-        UINTPTR_MAX - (uintptr_t)p < elems * sizeof(float))
-        *ovf = 1;
-    else
-        sp.hi = (const char *)(p + elems);
-    return sp;
-}
-
 /* Distinct (b, h, s) rows of the output must not share an element: sort
  * the axes that have more than one index by stride; each stride must step
  * over everything the smaller axes span. */
@@ -194,39 +184,46 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl) {
     size_t dk = d->head_dim, dv = d->head_dim_v ? d->head_dim_v : dk;
     size_t b = d->batch, hq = d->q_heads;
     size_t hk = d->kv_heads, nq = d->q_len, nk = d->kv_len;
+    /* Input rows step over a whole row, as ld ≥ cols in the stage API; a
+     * sequence axis with one index has no step to check.  The mask's
+     * stride 0 broadcasts one row. */
+    if ((nq > 1 && d->q.stride_seq < dk) ||
+        (nk > 1 && (d->k.stride_seq < dk || d->v.stride_seq < dv)) ||
+        (d->mask.data && nq > 1 && d->mask.stride_seq != 0 &&
+         d->mask.stride_seq < nk))
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
     sa_span none = {0, 0};
-    sa_span q = span_of(d->q.data,
-                        extent(b, d->q.stride_batch, hq, d->q.stride_head, nq,
-                               d->q.stride_seq, dk, &ovf), &ovf);
-    sa_span k = span_of(d->k.data,
-                        extent(b, d->k.stride_batch, hk, d->k.stride_head, nk,
-                               d->k.stride_seq, dk, &ovf), &ovf);
-    sa_span v = span_of(d->v.data,
-                        extent(b, d->v.stride_batch, hk, d->v.stride_head, nk,
-                               d->v.stride_seq, dv, &ovf), &ovf);
-    sa_span o = span_of(d->o,
-                        extent(b, d->o_stride_batch, hq, d->o_stride_head, nq,
-                               d->o_stride_seq, dv, &ovf), &ovf);
+    sa_span q = sa_span_of(d->q.data,
+                           extent(b, d->q.stride_batch, hq, d->q.stride_head,
+                                  nq, d->q.stride_seq, dk, &ovf), &ovf);
+    sa_span k = sa_span_of(d->k.data,
+                           extent(b, d->k.stride_batch, hk, d->k.stride_head,
+                                  nk, d->k.stride_seq, dk, &ovf), &ovf);
+    sa_span v = sa_span_of(d->v.data,
+                           extent(b, d->v.stride_batch, hk, d->v.stride_head,
+                                  nk, d->v.stride_seq, dv, &ovf), &ovf);
+    sa_span o = sa_span_of(d->o,
+                           extent(b, d->o_stride_batch, hq, d->o_stride_head,
+                                  nq, d->o_stride_seq, dv, &ovf), &ovf);
     sa_span m = none, km = none, kl = none;
     if (d->mask.data)
-        m = span_of(d->mask.data,
-                    extent(b, d->mask.stride_batch, hq, d->mask.stride_head,
-                           nq, d->mask.stride_seq, nk, &ovf), &ovf);
-    if (d->key_mask) {
-        /* bytes: (b − 1)·stride + nk, checked like a float extent would
-         * be, then measured in bytes */
+        m = sa_span_of(d->mask.data,
+                       extent(b, d->mask.stride_batch, hq,
+                              d->mask.stride_head, nq, d->mask.stride_seq,
+                              nk, &ovf), &ovf);
+    if (d->key_mask) { /* (b − 1)·stride + nk bytes */
         size_t e = sa_add(sa_mul(b - 1, d->key_mask_stride_batch, &ovf), nk,
                           &ovf);
-        km.lo = km.hi = (const char *)d->key_mask;
-        if (UINTPTR_MAX - (uintptr_t)d->key_mask < e)
+        km.lo = km.hi = (uintptr_t)d->key_mask;
+        if (UINTPTR_MAX - km.lo < e)
             ovf = 1;
         else
             km.hi = km.lo + e;
     }
-    if (d->kv_lens) {
+    if (d->kv_lens) { /* batch size_t values */
         size_t e = sa_mul(b, sizeof(size_t), &ovf);
-        kl.lo = kl.hi = (const char *)d->kv_lens;
-        if (UINTPTR_MAX - (uintptr_t)d->kv_lens < e)
+        kl.lo = kl.hi = (uintptr_t)d->kv_lens;
+        if (UINTPTR_MAX - kl.lo < e)
             ovf = 1;
         else
             kl.hi = kl.lo + e;
@@ -491,7 +488,7 @@ simdattn_status simdattn_forward_run_task(const simdattn_forward_desc *d,
         (uintptr_t)workspace % sizeof(float) != 0)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     int ovf = 0;
-    sa_span ws = span_of(workspace, pl.ws_floats, &ovf);
+    sa_span ws = sa_span_of(workspace, pl.ws_floats, &ovf);
     if (ovf || sa_spans_overlap(ws, pl.out))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     for (int i = 0; i < 6; i++)

@@ -38,6 +38,13 @@
 
 typedef __m256 (*exp8_fn)(__m256);
 
+/* SLEEF 3.5.1 declares its functions with a const-qualified return type
+ * (its CONST macro); clang then sees a function type other than exp8_fn
+ * and rejects the conversion, so the kernels are handed these wrappers,
+ * which inline into one call of the SLEEF function. */
+static __m256 exp8_fast(__m256 x) { return Sleef_expf8_u10avx2(x); }
+static __m256 exp8_det(__m256 x) { return Sleef_finz_expf8_u10avx2(x); }
+
 /* Horizontal max of lanes that are never NaN (pass 1 never lets one in). */
 ALWAYS_INLINE float hmax(__m256 v) {
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(v),
@@ -224,14 +231,14 @@ void sa_softmax_avx2(size_t m, size_t n, float scale, const float *mask,
                      size_t ldm, float *s, size_t lds, unsigned flags) {
     if (flags & SIMDATTN_DETERMINISTIC) {
         if (mask)
-            plain(Sleef_finz_expf8_u10avx2, 1, m, n, scale, mask, ldm, s, lds);
+            plain(exp8_det, 1, m, n, scale, mask, ldm, s, lds);
         else
-            plain(Sleef_finz_expf8_u10avx2, 0, m, n, scale, mask, ldm, s, lds);
+            plain(exp8_det, 0, m, n, scale, mask, ldm, s, lds);
     } else {
         if (mask)
-            plain(Sleef_expf8_u10avx2, 1, m, n, scale, mask, ldm, s, lds);
+            plain(exp8_fast, 1, m, n, scale, mask, ldm, s, lds);
         else
-            plain(Sleef_expf8_u10avx2, 0, m, n, scale, mask, ldm, s, lds);
+            plain(exp8_fast, 0, m, n, scale, mask, ldm, s, lds);
     }
 }
 
@@ -241,17 +248,17 @@ void sa_softmax_online_avx2(size_t m, size_t n, float scale,
                             float *alpha, unsigned flags) {
     if (flags & SIMDATTN_DETERMINISTIC) {
         if (mask)
-            online(Sleef_finz_expf8_u10avx2, 1, m, n, scale, mask, ldm, s,
+            online(exp8_det, 1, m, n, scale, mask, ldm, s,
                    lds, row_max, row_sum, alpha);
         else
-            online(Sleef_finz_expf8_u10avx2, 0, m, n, scale, mask, ldm, s,
+            online(exp8_det, 0, m, n, scale, mask, ldm, s,
                    lds, row_max, row_sum, alpha);
     } else {
         if (mask)
-            online(Sleef_expf8_u10avx2, 1, m, n, scale, mask, ldm, s, lds,
+            online(exp8_fast, 1, m, n, scale, mask, ldm, s, lds,
                    row_max, row_sum, alpha);
         else
-            online(Sleef_expf8_u10avx2, 0, m, n, scale, mask, ldm, s, lds,
+            online(exp8_fast, 0, m, n, scale, mask, ldm, s, lds,
                    row_max, row_sum, alpha);
     }
 }

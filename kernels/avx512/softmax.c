@@ -36,9 +36,15 @@
 
 typedef __m512 (*exp16_fn)(__m512);
 
+/* SLEEF 3.5.1 declares its functions with a const-qualified return type
+ * (its CONST macro); clang then sees a function type other than exp16_fn
+ * and rejects the pointer conversion, so the table points at wrappers.
+ * Each inlines into one call of the SLEEF function. */
+static __m512 exp16_fast(__m512 x) { return Sleef_expf16_u10avx512f(x); }
+static __m512 exp16_det(__m512 x) { return Sleef_finz_expf16_u10avx512f(x); }
+
 static exp16_fn exp16_for(unsigned flags) {
-    return flags & SIMDATTN_DETERMINISTIC ? Sleef_finz_expf16_u10avx512f
-                                          : Sleef_expf16_u10avx512f;
+    return flags & SIMDATTN_DETERMINISTIC ? exp16_det : exp16_fast;
 }
 
 /* x = s·scale (+ mask) written back into s; returns max_j x_j. */

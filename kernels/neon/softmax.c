@@ -42,9 +42,15 @@
 
 typedef float32x4_t (*exp4_fn)(float32x4_t);
 
+/* SLEEF 3.5.1 declares its functions with a const-qualified return type
+ * (its CONST macro); clang then sees a function type other than exp4_fn
+ * and rejects the conversion, so the table points at wrappers, each one
+ * branch to the SLEEF function. */
+static float32x4_t exp4_fast(float32x4_t x) { return Sleef_expf4_u10advsimd(x); }
+static float32x4_t exp4_det(float32x4_t x) { return Sleef_finz_expf4_u10advsimd(x); }
+
 static exp4_fn pick_exp(unsigned flags) {
-    return flags & SIMDATTN_DETERMINISTIC ? Sleef_finz_expf4_u10advsimd
-                                          : Sleef_expf4_u10advsimd;
+    return flags & SIMDATTN_DETERMINISTIC ? exp4_det : exp4_fast;
 }
 
 /* Logits of one row into s, returns their maximum (−inf if all are −inf
