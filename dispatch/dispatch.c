@@ -93,6 +93,13 @@ static void init(void) {
     /* Fill each table from the scalar set, then overwrite with its own. */
     simdattn_kernels base = {0};
     base.isa = SIMDATTN_ISA_SCALAR;
+    /* The scalar set's extra ops (kernels/extra.inc) go into the base, so
+     * every table starts with them; the sets listed there override below. */
+#define SA_EXTRA(ENUM, tok, op)                                                \
+    if (SIMDATTN_ISA_##ENUM == SIMDATTN_ISA_SCALAR)                            \
+        base.op = sa_##op##_##tok;
+#include "extra.inc"
+#undef SA_EXTRA
 #define SA_ISA(ENUM, tok, nr)                                                  \
     {                                                                          \
         simdattn_kernels t = base;                                             \
@@ -110,6 +117,10 @@ static void init(void) {
     }
 #include "isa.inc"
 #undef SA_ISA
+#define SA_EXTRA(ENUM, tok, op)                                                \
+    tables[SIMDATTN_ISA_##ENUM].op = sa_##op##_##tok;
+#include "extra.inc"
+#undef SA_EXTRA
     active_isa = best_isa;
 
     const char *env = getenv("SIMDATTN_ISA");

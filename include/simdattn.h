@@ -48,18 +48,24 @@
  *               (normaliser, block rescales, P·V, 1/l and the multiply).
  *    The tests check every bound element by element; README "Numerics"
  *    has the measured errors, and tests/accuracy gates them.
- *  - Masking: an additive mask value of -INFINITY removes a key.  A row
- *    whose keys are all removed (by the mask, causality, -Inf logits, or
- *    nothing to attend to) produces exactly +0 in every output element,
- *    never NaN, whatever V holds.
+ *  - Masking: an additive mask value of -INFINITY removes a key, as do
+ *    causality, sliding windows, per-entry KV lengths and the boolean key
+ *    mask of simdattn_forward.  A row whose keys are all removed (by any
+ *    of these, -Inf logits, or nothing to attend to) produces exactly +0
+ *    in every output element, never NaN, whatever V holds.  Keys past an
+ *    entry's KV length are never read, so a KV cache may hold anything
+ *    there.
  *  - NaN and Inf follow IEEE arithmetic; no input is inspected.
  *     · A logit that is NaN or +Inf makes every output element of its row
  *       NaN.  It comes from a NaN in the row's query or in a key the row
  *       sees, a NaN or +Inf mask value, an Inf in Q or K whose product
  *       comes out +Inf or NaN (Inf·0), or Q·Kᵀ overflowing to +Inf.  A
  *       -INFINITY mask value does not hide a NaN logit (NaN + -Inf is
- *       NaN); causality does, as keys a row cannot see are never scored
- *       for it.  A NaN is never silently dropped.
+ *       NaN); causality, windows, KV lengths and the key mask do, as keys
+ *       a row cannot see are never scored for it (their logits become
+ *       -Inf before the mask is added, so a NaN or +Inf mask value there
+ *       still counts when its key block is computed).  A NaN is never
+ *       silently dropped.
  *     · A logit that is -Inf removes its key exactly as the mask does,
  *       wherever it comes from: an Inf in Q or K whose product comes out
  *       -Inf, or Q·Kᵀ overflowing to -Inf.  An Inf in Q or K therefore
@@ -138,8 +144,10 @@ SIMDATTN_API simdattn_status simdattn_isa_parse(const char *name, simdattn_isa *
 /* ------------------------------------------------------------------ */
 /* Flags                                                               */
 /* ------------------------------------------------------------------ */
-/* Key j is visible to query i iff j ≤ i + (kv_len − q_len): aligned to the
- * end, as when decoding against a KV cache.  (simdattn_forward only.) */
+/* Key j is visible to query i iff j ≤ i + (L − q_len), L the entry's KV
+ * length (kv_len, or kv_lens[b]): aligned to the end, as when decoding
+ * against a KV cache.  (simdattn_forward only; see "Which keys a query row
+ * sees" below.) */
 #define SIMDATTN_CAUSAL 1u
 /* Bit-reproducible results: every ISA (and every thread count) returns the
  * same bits for the same inputs.  exp becomes SLEEF's deterministic
@@ -199,6 +207,16 @@ typedef struct simdattn_kernels {
     void (*pv)(size_t m, size_t n, size_t dv, const float *p, size_t ldp,
                const float *v, size_t ldv, const float *alpha, float *o,
                size_t ldo);
+
+    /* Logit soft-capping, in place (i < m, j < n), cap > 0:
+     *   y = S_ij·scale,  S_ij = cap·tanh(y / cap) + (y − y)
+     * three roundings (multiply, divide, multiply) around tanh (≤ 1 ULP
+     * SLEEF u10, ≤ 2.5 ULP glibc).  The (y − y) term is +0 for finite y and
+     * NaN otherwise, so an infinite logit stays poisonous (NaN policy)
+     * instead of saturating to ±cap.  flags: 0 or SIMDATTN_DETERMINISTIC
+     * (tanh becomes SLEEF's deterministic finz variant). */
+    void (*softcap)(size_t m, size_t n, float scale, float cap, float *s,
+                    size_t lds, unsigned flags);
 } simdattn_kernels;
 
 /* Table of `isa` (AUTO: the active one), or NULL if it is not supported. */
@@ -274,6 +292,13 @@ SIMDATTN_API simdattn_status simdattn_pv(simdattn_isa isa, size_t m, size_t n,
                                          const float *alpha, float *o,
                                          size_t ldo);
 
+/* Soft-capping of scale·S in place (see simdattn_kernels.softcap).
+ * INVALID_ARGUMENT also for cap NaN, infinite or ≤ 0. */
+SIMDATTN_API simdattn_status simdattn_softcap(simdattn_isa isa, size_t m,
+                                              size_t n, float scale,
+                                              float cap, float *s,
+                                              size_t lds, unsigned flags);
+
 /* ------------------------------------------------------------------ */
 /* Fused forward                                                       */
 /* ------------------------------------------------------------------ */
@@ -292,28 +317,94 @@ typedef struct simdattn_forward_desc {
                          KV head h / (q_heads / kv_heads)) */
     size_t q_len;     /* Nq ≥ 1 */
     size_t kv_len;    /* Nk ≥ 1 */
-    size_t head_dim;  /* d ≥ 1, for Q, K, V and O */
+    size_t head_dim;  /* d ≥ 1, for Q and K (and V, O unless head_dim_v) */
+    size_t head_dim_v; /* d_v for V and O (MLA-style d_v ≠ d); 0: head_dim */
     float scale;      /* 0 means 1/sqrt(head_dim); else finite and > 0 */
+    float softcap;    /* cap > 0: logits become cap·tanh(logit / cap)
+                         (Gemma-2 style); 0: off; else finite and ≥ 0 */
     unsigned flags;   /* SIMDATTN_CAUSAL | SIMDATTN_DETERMINISTIC, or 0 */
     simdattn_tensor q, k, v;
-    /* Output [batch][q_heads][q_len][head_dim]; must not overlap q/k/v. */
+    /* Output [batch][q_heads][q_len][d_v]; must not overlap any input. */
     float *o;
     size_t o_stride_batch, o_stride_head, o_stride_seq;
     /* Optional additive mask [batch][q_heads][q_len][kv_len]: data == NULL
      * for none; any of its three strides may be 0 to broadcast that axis
      * (the key axis is contiguous). */
     simdattn_tensor mask;
+    /* Optional boolean key mask [batch][kv_len] (key padding): key j of
+     * entry b is kept iff key_mask[b·key_mask_stride_batch + j] ≠ 0.
+     * NULL for none; stride 0 shares one row across the batch.  A removed
+     * key inside a computed block is still read (see the NaN policy at the
+     * top); a tail of unwritten KV slots is better cut off with kv_lens. */
+    const unsigned char *key_mask;
+    size_t key_mask_stride_batch;
+    /* Sliding window width W ≥ 1 (local attention); 0: off.  With
+     * SIMDATTN_CAUSAL row i sees p − W < j ≤ p, without it |p − j| < W. */
+    size_t window;
+    /* Optional per-entry KV lengths [batch], each ≤ kv_len (0 allowed):
+     * entry b attends to its first kv_lens[b] keys only, and its causal
+     * diagonal and window are aligned to that length (ragged batches in
+     * one padded KV tensor).  NULL: every entry has kv_len keys. */
+    const size_t *kv_lens;
     simdattn_isa isa; /* SIMDATTN_ISA_AUTO or an explicit ISA */
+    /* simdattn_forward only: run on up to this many OpenMP threads (0 or
+     * 1: the calling thread).  Builds without OpenMP run on the calling
+     * thread.  The result is the same bits for every value. */
+    unsigned threads;
 } simdattn_forward_desc;
+
+/*
+ * Which keys a query row sees.  For batch entry b let L = kv_lens[b] (or
+ * kv_len) and, for query row i, p = i + L − q_len: the row's position on
+ * the key axis, aligned to the end as when decoding against a KV cache.
+ * Key j is visible to row i iff every enabled condition holds:
+ *     j < L                          always
+ *     j ≤ p                          SIMDATTN_CAUSAL
+ *     p − W < j                      window W, causal
+ *     |p − j| < W                    window W, not causal (symmetric)
+ *     key_mask[b][j] ≠ 0             key_mask given
+ * The visible keys of a row form an interval [lo_i, hi_i) (key_mask
+ * aside).  Key blocks outside every row's interval in a tile of query
+ * rows, and blocks the key mask removes entirely, are neither computed
+ * nor read (their K, V and mask values are never touched); blocks
+ * crossing an edge have their removed logits set to −inf.  A row that
+ * sees no key (or whose mask removes every visible key) gives exact
+ * zeros.
+ *
+ * Logit of a visible key, in this order (fp32, each step rounded):
+ *     s = q·k_j                      Q·Kᵀ kernel
+ *     y = scale·s
+ *     y = cap·tanh(y / cap)          softcap > 0 (softcap kernel)
+ *     x = y + mask[b][h][i][j]       additive mask given
+ * then the online softmax over the visible x and O = Σ_j w_j v_j.  With
+ * soft-capping, the mask is added to the capped logit, so a −inf there
+ * still removes a key.  Removed keys get −inf before the mask is added: a
+ * +Inf or NaN mask value at a removed key in a block crossing an edge
+ * still gives NaN (NaN policy); elsewhere removed keys' mask values are
+ * unused.
+ *
+ * Error bound: the forward bound of the numerical policy, with the logit
+ * error of soft-capping (tanh ≤ 2.5 ULP, its derivative ≤ 1, three
+ * roundings) added; tests/oracle.c has the derivation.
+ *
+ * Work items.  A forward is split into independent items, one per (batch
+ * entry, KV head, chunk of query rows): an item packs the keys its rows
+ * can see once and computes every query head of that KV head's group
+ * (GQA/MQA) for those rows.  Items write disjoint output rows and never
+ * share a reduction, so the result is the same bits for every order of
+ * execution and every thread count.
+ */
 
 /*
  * Fused attention forward.  Errors:
  *   INVALID_ARGUMENT  desc, q/k/v data or o NULL; a size 0; q_heads not a
  *                     multiple of kv_heads; scale NaN, Inf or < 0 (-0
- *                     counts as 0); flag bits other than SIMDATTN_CAUSAL |
+ *                     counts as 0); softcap NaN, Inf or < 0; a kv_lens
+ *                     entry > kv_len; flag bits other than SIMDATTN_CAUSAL |
  *                     SIMDATTN_DETERMINISTIC; isa not a simdattn_isa value;
- *                     q.stride_seq < head_dim (when q_len > 1), k or v
- *                     stride_seq < head_dim (when kv_len > 1), a mask
+ *                     q.stride_seq < head_dim (when q_len > 1),
+ *                     k.stride_seq < head_dim or v.stride_seq < d_v (when
+ *                     kv_len > 1), a mask
  *                     stride_seq neither 0 nor ≥ kv_len (when q_len > 1);
  *                     rows of O that could share an element: sorted by
  *                     stride, each O axis with more than one index must
@@ -321,15 +412,43 @@ typedef struct simdattn_forward_desc {
  *                     rejects every overlap, and a few exotic interleaved
  *                     layouts that do not overlap); the address range of
  *                     O overlapping that of Q, K, V or the mask (from the
- *                     first element to one past the last).
+ *                     first element to one past the last), or that of
+ *                     the key mask or kv_lens.
  *   SIZE_OVERFLOW     the extent of a tensor (Σ (count−1)·stride + row, in
  *                     bytes) or of the workspace overflows size_t or runs
  *                     past the end of the address space.
- *   OUT_OF_MEMORY     the per-call workspace (packed K of one head and one
- *                     tile of logits) could not be allocated.
+ *   OUT_OF_MEMORY     the workspace (one item's workspace per thread) could
+ *                     not be allocated.
  *   UNSUPPORTED_ISA   desc->isa is valid but cannot run here.
  */
 SIMDATTN_API simdattn_status simdattn_forward(const simdattn_forward_desc *desc);
+
+/*
+ * Task interface, for engines that schedule work on their own threads.
+ *
+ * simdattn_forward_tasks validates desc (errors as simdattn_forward, minus
+ * OUT_OF_MEMORY; INVALID_ARGUMENT for a NULL count or workspace_bytes) and
+ * returns the number of work items (see "Work items") and the bytes of
+ * workspace one item needs.  simdattn_forward_run_task
+ * runs item `index` (< count) with a caller-owned workspace of at least
+ * that many bytes, aligned to at least 4 bytes (64 recommended), that no
+ * other call uses at the same time and that overlaps no tensor of desc.
+ *
+ * Any items may run concurrently, in any order, each exactly once, on any
+ * threads; once all have returned OK, O holds exactly what
+ * simdattn_forward(desc) writes (same bits).  Neither call keeps state:
+ * desc and the tensors must stay unchanged until the last item returns.
+ * desc->threads is ignored here.  run_task validates desc again on every
+ * call (O(1), plus O(batch) with kv_lens), which is what lets it keep no
+ * state; it also returns INVALID_ARGUMENT for index ≥ count, a NULL or
+ * misaligned workspace, or one overlapping a tensor; on error it writes
+ * nothing.
+ */
+SIMDATTN_API simdattn_status simdattn_forward_tasks(
+    const simdattn_forward_desc *desc, size_t *count,
+    size_t *workspace_bytes);
+SIMDATTN_API simdattn_status simdattn_forward_run_task(
+    const simdattn_forward_desc *desc, size_t index, void *workspace);
 
 #ifdef __cplusplus
 }

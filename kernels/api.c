@@ -214,3 +214,20 @@ simdattn_status simdattn_pv(simdattn_isa isa, size_t m, size_t n, size_t dv,
     t->pv(m, n, dv, p, ldp, v, ldv, alpha, o, ldo);
     return SIMDATTN_OK;
 }
+
+simdattn_status simdattn_softcap(simdattn_isa isa, size_t m, size_t n,
+                                 float scale, float cap, float *s, size_t lds,
+                                 unsigned flags) {
+    simdattn_status st;
+    sa_span ss;
+    const simdattn_kernels *t = sa_table(isa, &st);
+    if (!t)
+        return st;
+    if (m == 0 || n == 0 || bad_scale(scale) || !isfinite(cap) ||
+        cap <= 0.0f || (flags & ~SIMDATTN_DETERMINISTIC) != 0)
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    if ((st = check_matrix(s, m, n, lds, &ss)) != SIMDATTN_OK)
+        return st;
+    t->softcap(m, n, scale, cap, s, lds, flags);
+    return SIMDATTN_OK;
+}

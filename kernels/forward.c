@@ -17,24 +17,58 @@
  * the result equals the three-pass softmax up to rounding, while only one
  * MB×NB tile of logits ever exists (no Nq×Nk matrix).
  *
- * Loop nest, per batch entry b and KV head g:
- *   pack K[b,g] once (kernels->qk_nr-wide panels) — reused by every query
- *   head of the GQA group and every query tile;
- *   for each query head h of the group, each tile of MB query rows:
- *     for each block of NB keys that the tile can see:
+ * Visibility (definitions in simdattn.h).  Causality, the sliding window
+ * and the per-entry KV length give each query row i one interval of
+ * visible keys [lo_i, hi_i); lo_i and hi_i never decrease with i.  So a
+ * tile of rows sees the union [lo of its first non-empty row, hi of its
+ * last row), and only the key blocks meeting that union are computed.  A
+ * block that some row's interval does not cover whole (it crosses an
+ * edge) gets −inf written into S outside each row's interval before the
+ * softmax; the boolean key mask writes −inf into its removed columns, and
+ * a block it removes whole is skipped.  −inf logits get weight exactly 0.
+ *
+ * Work items: one per (chunk of query tiles, batch entry b, KV head g).
+ * An item
+ *   packs the keys of K[b,g] its rows can see (kernels->qk_nr-wide panels)
+ *   once — reused by every tile of the chunk and every query head h of
+ *   the GQA group;
+ *   for each tile of MB rows, each query head h of the group:
+ *     for each block of NB keys the tile can see:
  *       S  = Q_tile · K_blockᵀ          (kernels->qk)
- *       causal diagonal blocks: logits above the diagonal set to −inf
- *       S  = online softmax of scale·S + mask   (kernels->softmax_online)
+ *       S  = cap·tanh(scale·S / cap)    (kernels->softcap, if capping)
+ *       crossing blocks: logits outside each row's interval set to −inf
+ *       S  = online softmax of scale·S + mask   (kernels->softmax_online;
+ *            scale 1 when softcap already applied it)
  *       Õ  = α ⊙ Õ + S · V_block        (kernels->pv)
- *     O_tile = Õ / l  (0 for rows with nothing to attend to)
- * Causal attention (key j visible to query i iff j ≤ i + Nk − Nq) stops
- * each tile at its last visible key, so blocks wholly above the diagonal
- * are never computed, and masks only the blocks the diagonal crosses.
+ *     O_tile = Õ / l  (exact 0 for rows with nothing to attend to)
+ * A tile's key blocks start at its first visible key rounded down to a
+ * multiple of 32 and follow every NB keys, whatever ISA or item runs it,
+ * so the blocking — and with it the rounding of the online softmax — is
+ * the same for every ISA and every item schedule.  Items write disjoint rows of O
+ * and share nothing but read-only inputs, which is what makes the task
+ * interface and the OpenMP loop give identical bits for any thread count.
+ *
+ * Item granularity.  Packing K once per item costs about as much as a
+ * quarter of one 84-row tile's work: on P128x8 (8 heads, Nq = Nk = 2048,
+ * d = 128, AVX-512, CPU time, then MB = 84) items of 84 query rows took
+ * 26% longer than packing once per head, 168 rows 13%, 336 rows 4.5%,
+ * 672 rows 1.5%; GQA 4:1 with 84 rows (336 head-rows) 7%.  Whole-head
+ * items, though, leave B·H_kv items (8 here), too few for 16 threads.  So
+ * each packing serves at least ITEM_HEAD_ROWS = 336 query-head rows: an
+ * item covers ⌈336 / (group·MB)⌉ tiles (P128x8: 56 items, a simulated
+ * dynamic schedule at 96% efficiency on 16 threads).  Items are numbered
+ * from the last chunk: under causality later rows see more keys, so a
+ * dynamic scheduler taking items in index order runs the longest first,
+ * and the short chunk left over (the first rows) last.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "internal.h"
 
@@ -81,7 +115,7 @@ static size_t extent(size_t n0, size_t s0, size_t n1, size_t s1, size_t n2,
 /* Distinct (b, h, s) rows of the output must not share an element: sort
  * the axes that have more than one index by stride; each stride must step
  * over everything the smaller axes span. */
-static int output_rows_disjoint(const simdattn_forward_desc *d) {
+static int output_rows_disjoint(const simdattn_forward_desc *d, size_t dv) {
     size_t ext[3] = {d->batch, d->q_heads, d->q_len};
     size_t str[3] = {d->o_stride_batch, d->o_stride_head, d->o_stride_seq};
     for (int a = 0; a < 3; a++) /* insertion sort by stride */
@@ -89,7 +123,7 @@ static int output_rows_disjoint(const simdattn_forward_desc *d) {
             size_t t = str[b]; str[b] = str[b - 1]; str[b - 1] = t;
             t = ext[b]; ext[b] = ext[b - 1]; ext[b - 1] = t;
         }
-    size_t span = d->head_dim; /* already checked not to overflow */
+    size_t span = dv; /* already checked not to overflow */
     for (int a = 0; a < 3; a++) {
         if (ext[a] <= 1)
             continue;
@@ -100,7 +134,42 @@ static int output_rows_disjoint(const simdattn_forward_desc *d) {
     return 1;
 }
 
-static simdattn_status validate(const simdattn_forward_desc *d) {
+size_t sa_forward_block_keys(void) { return NB; }
+
+/* A work item covers ⌈ITEM_HEAD_ROWS / (group·MB)⌉ query tiles, so that
+ * each packing of K serves at least ITEM_HEAD_ROWS query-head rows
+ * (measured choice: see the header comment). */
+enum { ITEM_HEAD_ROWS = 336 };
+
+/* A tile's first key block starts at its first visible key rounded down
+ * to KEY_ALIGN, then blocks follow every NB keys.  32 is a multiple of
+ * every panel width (kernels/isa.inc), so block offsets in packed K are
+ * whole panels, and it depends on no ISA, so neither does the blocking.
+ * Aligning to NB instead would compute up to NB − 1 extra keys per row of
+ * a sliding-window tile. */
+enum { KEY_ALIGN = 32 };
+
+size_t sa_forward_key_align(void) { return KEY_ALIGN; }
+
+/* Everything a call derives from its descriptor, computed once and then
+ * only read by the work items. */
+typedef struct plan {
+    const simdattn_forward_desc *d;
+    const simdattn_kernels *t;
+    size_t dk, dv, group, count;
+    size_t tiles, item_tiles, chunks; /* query tiles, per item, items per
+                                         (b, g) */
+    float scale, cap;   /* resolved scale; cap 0 = no soft-capping */
+    ptrdiff_t window;   /* 0 = none; clamped to q_len + kv_len (no-op) */
+    int causal;
+    unsigned det;       /* flags passed to the softmax/softcap kernels */
+    size_t ldacc;       /* row stride of Õ: d_v rounded up to whole lines */
+    size_t kp_floats, s_floats, acc_floats, row_floats, ws_floats;
+    sa_span in[6], out; /* q, k, v, mask, key_mask, kv_lens; o */
+} plan;
+
+/* Validates d, resolves its ISA and sizes; nothing is written. */
+static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl) {
     if (!d || !d->q.data || !d->k.data || !d->v.data || !d->o)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     if (!d->batch || !d->q_heads || !d->kv_heads || !d->q_len ||
@@ -108,154 +177,359 @@ static simdattn_status validate(const simdattn_forward_desc *d) {
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     if ((d->flags & ~(SIMDATTN_CAUSAL | SIMDATTN_DETERMINISTIC)) != 0)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    if (!isfinite(d->scale) || d->scale < 0.0f)
+    if (!isfinite(d->scale) || d->scale < 0.0f || !isfinite(d->softcap) ||
+        d->softcap < 0.0f)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    size_t dim = d->head_dim, b = d->batch, hq = d->q_heads;
+    int ovf = 0;
+    size_t dk = d->head_dim, dv = d->head_dim_v ? d->head_dim_v : dk;
+    size_t b = d->batch, hq = d->q_heads;
     size_t hk = d->kv_heads, nq = d->q_len, nk = d->kv_len;
     /* Input rows step over a whole row, as ld ≥ cols in the stage API; a
      * sequence axis with one index has no step to check.  The mask's
      * stride 0 broadcasts one row. */
-    if ((nq > 1 && d->q.stride_seq < dim) ||
-        (nk > 1 && (d->k.stride_seq < dim || d->v.stride_seq < dim)) ||
+    if ((nq > 1 && d->q.stride_seq < dk) ||
+        (nk > 1 && (d->k.stride_seq < dk || d->v.stride_seq < dv)) ||
         (d->mask.data && nq > 1 && d->mask.stride_seq != 0 &&
          d->mask.stride_seq < nk))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    int ovf = 0;
+    sa_span none = {0, 0};
     sa_span q = sa_span_of(d->q.data,
                            extent(b, d->q.stride_batch, hq, d->q.stride_head,
-                                  nq, d->q.stride_seq, dim, &ovf), &ovf);
+                                  nq, d->q.stride_seq, dk, &ovf), &ovf);
     sa_span k = sa_span_of(d->k.data,
                            extent(b, d->k.stride_batch, hk, d->k.stride_head,
-                                  nk, d->k.stride_seq, dim, &ovf), &ovf);
+                                  nk, d->k.stride_seq, dk, &ovf), &ovf);
     sa_span v = sa_span_of(d->v.data,
                            extent(b, d->v.stride_batch, hk, d->v.stride_head,
-                                  nk, d->v.stride_seq, dim, &ovf), &ovf);
+                                  nk, d->v.stride_seq, dv, &ovf), &ovf);
     sa_span o = sa_span_of(d->o,
                            extent(b, d->o_stride_batch, hq, d->o_stride_head,
-                                  nq, d->o_stride_seq, dim, &ovf), &ovf);
-    sa_span m = {0, 0};
+                                  nq, d->o_stride_seq, dv, &ovf), &ovf);
+    sa_span m = none, km = none, kl = none;
     if (d->mask.data)
         m = sa_span_of(d->mask.data,
                        extent(b, d->mask.stride_batch, hq,
                               d->mask.stride_head, nq, d->mask.stride_seq,
                               nk, &ovf), &ovf);
+    if (d->key_mask) { /* (b − 1)·stride + nk bytes */
+        size_t e = sa_add(sa_mul(b - 1, d->key_mask_stride_batch, &ovf), nk,
+                          &ovf);
+        km.lo = km.hi = (uintptr_t)d->key_mask;
+        if (UINTPTR_MAX - km.lo < e)
+            ovf = 1;
+        else
+            km.hi = km.lo + e;
+    }
+    if (d->kv_lens) { /* batch size_t values */
+        size_t e = sa_mul(b, sizeof(size_t), &ovf);
+        kl.lo = kl.hi = (uintptr_t)d->kv_lens;
+        if (UINTPTR_MAX - kl.lo < e)
+            ovf = 1;
+        else
+            kl.hi = kl.lo + e;
+    }
     if (ovf)
         return SIMDATTN_ERR_SIZE_OVERFLOW;
-    if (!output_rows_disjoint(d))
+    if (!output_rows_disjoint(d, dv))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     if (sa_spans_overlap(o, q) || sa_spans_overlap(o, k) ||
-        sa_spans_overlap(o, v) || sa_spans_overlap(o, m))
+        sa_spans_overlap(o, v) || sa_spans_overlap(o, m) ||
+        sa_spans_overlap(o, km) || sa_spans_overlap(o, kl))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    return SIMDATTN_OK;
-}
+    if (d->kv_lens)
+        for (size_t i = 0; i < b; i++)
+            if (d->kv_lens[i] > nk)
+                return SIMDATTN_ERR_INVALID_ARGUMENT;
 
-/* Logits of row i (query q0+i) at key j0+j are removed when
- * j0 + j > q0 + i + shift (causal, shift = Nk − Nq). */
-static void mask_diagonal(size_t mb, size_t nb, ptrdiff_t q0, ptrdiff_t j0,
-                          ptrdiff_t shift, float *s) {
-    for (size_t i = 0; i < mb; i++) {
-        ptrdiff_t last = q0 + (ptrdiff_t)i + shift - j0; /* last visible j */
-        size_t from = last < 0 ? 0 : (size_t)last + 1;
-        for (size_t j = from; j < nb; j++)
-            s[i * NB + j] = -INFINITY;
-    }
-}
-
-simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
-    simdattn_status st = validate(d);
-    if (st != SIMDATTN_OK)
-        return st;
+    simdattn_status st;
     const simdattn_kernels *t = sa_table(d->isa, &st);
     if (!t)
         return st;
+    if (KEY_ALIGN % t->qk_nr != 0) /* a kernel set isa.inc must not list */
+        return SIMDATTN_ERR_UNSUPPORTED_ISA;
 
-    const size_t dim = d->head_dim, nq = d->q_len, nk = d->kv_len;
-    const size_t group = d->q_heads / d->kv_heads;
-    const float scale = d->scale != 0.0f ? d->scale : 1.0f / sqrtf((float)dim);
-    const int causal = (d->flags & SIMDATTN_CAUSAL) != 0;
-    const ptrdiff_t shift = (ptrdiff_t)nk - (ptrdiff_t)nq;
-
-    /* Workspace: packed K, the logits tile, Õ (rows padded to whole lines)
-     * and three row vectors, each piece starting on a 64-byte line, so the
-     * kernels' vector loads of them never straddle two lines. */
-    int ovf = 0;
-    const size_t kp_floats = simdattn_packed_k_size(t, nk, dim);
-    const size_t kp_space = whole_lines(kp_floats, &ovf);
-    const size_t ldacc = whole_lines(dim, &ovf);
-    const size_t acc_floats = sa_mul(MB, ldacc, &ovf);
-    size_t ws_floats = sa_add(sa_add(kp_space, MB * NB, &ovf), acc_floats, &ovf);
-    ws_floats = whole_lines(sa_add(ws_floats, 3 * MB, &ovf), &ovf);
-    sa_mul(ws_floats, sizeof(float), &ovf);
-    if (!kp_floats || ovf)
+    pl->d = d;
+    pl->t = t;
+    pl->dk = dk;
+    pl->dv = dv;
+    pl->group = hq / hk;
+    pl->tiles = nq / MB + (nq % MB != 0);
+    pl->item_tiles =
+        (ITEM_HEAD_ROWS + pl->group * MB - 1) / (pl->group * MB);
+    pl->chunks = pl->tiles / pl->item_tiles +
+                 (pl->tiles % pl->item_tiles != 0);
+    pl->count = sa_mul(sa_mul(b, hk, &ovf), pl->chunks, &ovf);
+    pl->scale = d->scale != 0.0f ? d->scale : 1.0f / sqrtf((float)dk);
+    pl->cap = d->softcap;
+    pl->window = (ptrdiff_t)(d->window < nq + nk ? d->window : nq + nk);
+    pl->causal = (d->flags & SIMDATTN_CAUSAL) != 0;
+    pl->det = d->flags & SIMDATTN_DETERMINISTIC;
+    size_t kp = simdattn_packed_k_size(t, nk, dk);
+    if (kp == 0)
+        ovf = 1;
+    /* every workspace piece (and every thread's workspace) starts on its
+     * own 64-byte line, and Õ's rows too, so the kernels' vector loads of
+     * them never straddle two lines */
+    pl->ldacc = whole_lines(dv, &ovf);
+    pl->kp_floats = whole_lines(kp, &ovf);
+    pl->s_floats = whole_lines(MB * NB, &ovf);
+    pl->acc_floats = sa_mul(MB, pl->ldacc, &ovf);
+    pl->row_floats = whole_lines(MB, &ovf);
+    pl->ws_floats = sa_add(sa_add(pl->kp_floats, pl->s_floats, &ovf),
+                           sa_add(pl->acc_floats, 3 * pl->row_floats, &ovf),
+                           &ovf);
+    sa_mul(pl->ws_floats, sizeof(float), &ovf);
+    if (ovf)
         return SIMDATTN_ERR_SIZE_OVERFLOW;
-    float *ws = aligned_alloc(LINE * sizeof(float), ws_floats * sizeof(float));
+    pl->in[0] = q; pl->in[1] = k; pl->in[2] = v;
+    pl->in[3] = m; pl->in[4] = km; pl->in[5] = kl;
+    pl->out = o;
+    return SIMDATTN_OK;
+}
+
+/* Keys [*lo, *hi) visible to query row `row` of an entry with `len` keys
+ * (empty when *lo ≥ *hi); the key mask aside.  Sizes were validated to fit
+ * in ptrdiff_t with room for these sums. */
+static void row_keys(const plan *pl, size_t len, size_t row, ptrdiff_t *lo,
+                     ptrdiff_t *hi) {
+    ptrdiff_t p = (ptrdiff_t)row + (ptrdiff_t)len - (ptrdiff_t)pl->d->q_len;
+    ptrdiff_t a = 0, b = (ptrdiff_t)len, w = pl->window;
+    if (pl->causal && p + 1 < b)
+        b = p + 1;
+    if (w) {
+        if (p - w + 1 > a)
+            a = p - w + 1;
+        if (!pl->causal && p + w < b)
+            b = p + w;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+/* S (mb×nb, ld NB) for keys j0 … j0+nb−1: −inf outside each row's
+ * interval. */
+static void mask_outside(const plan *pl, size_t len, size_t q0, size_t mb,
+                         size_t j0, size_t nb, float *s) {
+    for (size_t i = 0; i < mb; i++) {
+        ptrdiff_t lo, hi;
+        row_keys(pl, len, q0 + i, &lo, &hi);
+        lo -= (ptrdiff_t)j0;
+        hi -= (ptrdiff_t)j0;
+        for (ptrdiff_t j = 0; j < (ptrdiff_t)nb; j++)
+            if (j < lo || j >= hi)
+                s[i * NB + (size_t)j] = -INFINITY;
+    }
+}
+
+/* Rows q0 … q0+mb−1 of query heads h0 … h0+n−1 of entry b become 0. */
+static void zero_rows(const plan *pl, size_t b, size_t h0, size_t n,
+                      size_t q0, size_t mb) {
+    const simdattn_forward_desc *d = pl->d;
+    for (size_t h = h0; h < h0 + n; h++)
+        for (size_t i = q0; i < q0 + mb; i++)
+            memset(d->o + b * d->o_stride_batch + h * d->o_stride_head +
+                       i * d->o_stride_seq,
+                   0, pl->dv * sizeof(float));
+}
+
+/* What rows q0 … q0+n−1 of an entry with len keys see: the union
+ * [ulo, uhi) of their intervals (empty: ulo ≥ uhi), and the tightest
+ * edges any of them has, so that a block inside [lo_max, hi_min) needs no
+ * −inf. */
+typedef struct rows_keys {
+    ptrdiff_t ulo, uhi, lo_max, hi_min;
+} rows_keys;
+
+static rows_keys keys_of_rows(const plan *pl, size_t len, size_t q0,
+                              size_t n) {
+    rows_keys r = {PTRDIFF_MAX, 0, 0, PTRDIFF_MAX};
+    for (size_t i = 0; i < n; i++) {
+        ptrdiff_t lo, hi;
+        row_keys(pl, len, q0 + i, &lo, &hi);
+        r.lo_max = lo > r.lo_max ? lo : r.lo_max;
+        r.hi_min = hi < r.hi_min ? hi : r.hi_min;
+        if (lo < hi) {
+            r.ulo = lo < r.ulo ? lo : r.ulo;
+            r.uhi = hi > r.uhi ? hi : r.uhi;
+        }
+    }
+    return r;
+}
+
+/* One tile: rows q0 … q0+mb−1 of every query head of KV head g's group
+ * in entry b, on keys packed from key k0 (a multiple of NB) in kp. */
+static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
+                     size_t mb, const float *kp, size_t k0, float *ws) {
+    const simdattn_forward_desc *d = pl->d;
+    const simdattn_kernels *t = pl->t;
+    const size_t dk = pl->dk, dv = pl->dv, h0 = g * pl->group;
+    const size_t len = d->kv_lens ? d->kv_lens[b] : d->kv_len;
+    const unsigned char *keep =
+        d->key_mask ? d->key_mask + b * d->key_mask_stride_batch : NULL;
+    const rows_keys rk = keys_of_rows(pl, len, q0, mb);
+    if (rk.ulo >= rk.uhi) { /* no row sees a key */
+        zero_rows(pl, b, h0, pl->group, q0, mb);
+        return;
+    }
+    float *s = ws, *acc = s + pl->s_floats;
+    float *row_max = acc + pl->acc_floats, *row_sum = row_max + pl->row_floats;
+    float *alpha = row_sum + pl->row_floats;
+    const size_t j_first = (size_t)rk.ulo / KEY_ALIGN * KEY_ALIGN;
+    const size_t j_end = (size_t)rk.uhi;
+    const float *vh = d->v.data + b * d->v.stride_batch + g * d->v.stride_head;
+    const float sm_scale = pl->cap > 0.0f ? 1.0f : pl->scale;
+
+    for (size_t h = h0; h < h0 + pl->group; h++) {
+        const float *qt_rows = d->q.data + b * d->q.stride_batch +
+                               h * d->q.stride_head + q0 * d->q.stride_seq;
+        float *oh = d->o + b * d->o_stride_batch + h * d->o_stride_head;
+        const float *mh =
+            d->mask.data ? d->mask.data + b * d->mask.stride_batch +
+                               h * d->mask.stride_head +
+                               q0 * d->mask.stride_seq
+                         : NULL;
+        memset(acc, 0, mb * pl->ldacc * sizeof(float));
+        for (size_t i = 0; i < mb; i++) {
+            row_max[i] = -INFINITY;
+            row_sum[i] = 0.0f;
+        }
+        for (size_t j0 = j_first; j0 < j_end; j0 += NB) {
+            size_t nb = j_end - j0 < NB ? j_end - j0 : NB;
+            size_t kept = nb;
+            if (keep) {
+                kept = 0;
+                for (size_t j = 0; j < nb; j++)
+                    kept += keep[j0 + j] != 0;
+                if (kept == 0)
+                    continue; /* the key mask removes the whole block */
+            }
+            t->qk(mb, nb, dk, qt_rows, d->q.stride_seq, kp + (j0 - k0) * dk,
+                  s, NB);
+            if (pl->cap > 0.0f)
+                t->softcap(mb, nb, pl->scale, pl->cap, s, NB, pl->det);
+            if ((ptrdiff_t)j0 < rk.lo_max || (ptrdiff_t)(j0 + nb) > rk.hi_min)
+                mask_outside(pl, len, q0, mb, j0, nb, s);
+            if (kept < nb)
+                for (size_t j = 0; j < nb; j++)
+                    if (!keep[j0 + j])
+                        for (size_t i = 0; i < mb; i++)
+                            s[i * NB + j] = -INFINITY;
+            t->softmax_online(mb, nb, sm_scale, mh ? mh + j0 : NULL,
+                              d->mask.stride_seq, s, NB, row_max, row_sum,
+                              alpha, pl->det);
+            t->pv(mb, nb, dv, s, NB, vh + j0 * d->v.stride_seq,
+                  d->v.stride_seq, alpha, acc, pl->ldacc);
+        }
+        for (size_t i = 0; i < mb; i++) {
+            float l = row_sum[i];
+            float *orow = oh + (q0 + i) * d->o_stride_seq;
+            if (l == 0.0f) { /* nothing visible: exact zeros, even if a
+                                removed V value was Inf or NaN */
+                memset(orow, 0, dv * sizeof(float));
+                continue;
+            }
+            float inv = 1.0f / l;
+            for (size_t c = 0; c < dv; c++)
+                orow[c] = acc[i * pl->ldacc + c] * inv;
+        }
+    }
+}
+
+/* Work item `index` (see the header comment) on workspace ws: packs the
+ * keys its rows see once, then runs its tiles.  Chunks of item_tiles
+ * tiles are counted from the last tile, and index 0 is the last chunk:
+ * the one whose rows see the most keys under causality, while the short
+ * chunk left over comes last. */
+static void run_item(const plan *pl, size_t index, float *ws) {
+    const simdattn_forward_desc *d = pl->d;
+    const size_t hk = d->kv_heads, per_chunk = d->batch * hk;
+    const size_t c = index / per_chunk;
+    const size_t b = index % per_chunk / hk, g = index % hk;
+    const size_t t1 = pl->tiles - c * pl->item_tiles;
+    const size_t t0 = t1 > pl->item_tiles ? t1 - pl->item_tiles : 0;
+    const size_t r0 = t0 * MB, r1 = t1 * MB < d->q_len ? t1 * MB : d->q_len;
+    const size_t len = d->kv_lens ? d->kv_lens[b] : d->kv_len;
+    const rows_keys rk = keys_of_rows(pl, len, r0, r1 - r0);
+    if (rk.ulo >= rk.uhi) { /* no row sees a key */
+        zero_rows(pl, b, g * pl->group, pl->group, r0, r1 - r0);
+        return;
+    }
+    const size_t k0 = (size_t)rk.ulo / KEY_ALIGN * KEY_ALIGN;
+    const size_t k1 = (size_t)rk.uhi;
+    const float *kh = d->k.data + b * d->k.stride_batch + g * d->k.stride_head;
+    sa_pack_k(pl->t->qk_nr, k1 - k0, pl->dk, kh + k0 * d->k.stride_seq,
+              d->k.stride_seq, ws);
+    for (size_t q0 = r0; q0 < r1; q0 += MB)
+        run_tile(pl, b, g, q0, r1 - q0 < MB ? r1 - q0 : MB, ws, k0,
+                 ws + pl->kp_floats);
+}
+
+simdattn_status simdattn_forward_tasks(const simdattn_forward_desc *d,
+                                       size_t *count,
+                                       size_t *workspace_bytes) {
+    plan pl;
+    if (!count || !workspace_bytes)
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    simdattn_status st = prepare(d, &pl);
+    if (st != SIMDATTN_OK)
+        return st;
+    *count = pl.count;
+    *workspace_bytes = pl.ws_floats * sizeof(float);
+    return SIMDATTN_OK;
+}
+
+simdattn_status simdattn_forward_run_task(const simdattn_forward_desc *d,
+                                          size_t index, void *workspace) {
+    plan pl;
+    simdattn_status st = prepare(d, &pl);
+    if (st != SIMDATTN_OK)
+        return st;
+    if (index >= pl.count || !workspace ||
+        (uintptr_t)workspace % sizeof(float) != 0)
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    int ovf = 0;
+    sa_span ws = sa_span_of(workspace, pl.ws_floats, &ovf);
+    if (ovf || sa_spans_overlap(ws, pl.out))
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    for (int i = 0; i < 6; i++)
+        if (sa_spans_overlap(ws, pl.in[i]))
+            return SIMDATTN_ERR_INVALID_ARGUMENT;
+    run_item(&pl, index, workspace);
+    return SIMDATTN_OK;
+}
+
+simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
+    plan pl;
+    simdattn_status st = prepare(d, &pl);
+    if (st != SIMDATTN_OK)
+        return st;
+    size_t threads = d->threads > 1 ? d->threads : 1;
+#ifndef _OPENMP
+    threads = 1; /* built without OpenMP: the same items, one thread */
+#endif
+    if (threads > pl.count)
+        threads = pl.count;
+    if (threads > INT_MAX)
+        threads = INT_MAX;
+    int ovf = 0;
+    size_t bytes = sa_mul(sa_mul(threads, pl.ws_floats, &ovf),
+                          sizeof(float), &ovf);
+    if (ovf)
+        return SIMDATTN_ERR_SIZE_OVERFLOW;
+    float *ws = aligned_alloc(64, bytes); /* bytes: whole 64-byte lines */
     if (!ws)
         return SIMDATTN_ERR_OUT_OF_MEMORY;
-    float *kp = ws, *s = kp + kp_space, *acc = s + MB * NB;
-    float *row_max = acc + acc_floats, *row_sum = row_max + MB;
-    float *alpha = row_sum + MB;
-
-    for (size_t b = 0; b < d->batch; b++) {
-        for (size_t g = 0; g < d->kv_heads; g++) {
-            const float *kh = d->k.data + b * d->k.stride_batch +
-                              g * d->k.stride_head;
-            const float *vh = d->v.data + b * d->v.stride_batch +
-                              g * d->v.stride_head;
-            sa_pack_k(t->qk_nr, nk, dim, kh, d->k.stride_seq, kp);
-            for (size_t h = g * group; h < (g + 1) * group; h++) {
-                const float *qh = d->q.data + b * d->q.stride_batch +
-                                  h * d->q.stride_head;
-                float *oh = d->o + b * d->o_stride_batch +
-                            h * d->o_stride_head;
-                const float *mh =
-                    d->mask.data ? d->mask.data + b * d->mask.stride_batch +
-                                       h * d->mask.stride_head
-                                 : NULL;
-                for (size_t q0 = 0; q0 < nq; q0 += MB) {
-                    size_t mb = nq - q0 < MB ? nq - q0 : MB;
-                    /* keys visible to the tile's last row */
-                    size_t kend = nk;
-                    if (causal) {
-                        ptrdiff_t e = (ptrdiff_t)(q0 + mb) + shift;
-                        kend = e <= 0 ? 0 : (size_t)e < nk ? (size_t)e : nk;
-                    }
-                    memset(acc, 0, mb * ldacc * sizeof(float));
-                    for (size_t i = 0; i < mb; i++) {
-                        row_max[i] = -INFINITY;
-                        row_sum[i] = 0.0f;
-                    }
-                    for (size_t j0 = 0; j0 < kend; j0 += NB) {
-                        size_t nb = kend - j0 < NB ? kend - j0 : NB;
-                        t->qk(mb, nb, dim, qh + q0 * d->q.stride_seq,
-                              d->q.stride_seq, kp + j0 * dim, s, NB);
-                        if (causal &&
-                            (ptrdiff_t)(j0 + nb) - 1 > (ptrdiff_t)q0 + shift)
-                            mask_diagonal(mb, nb, (ptrdiff_t)q0,
-                                          (ptrdiff_t)j0, shift, s);
-                        const float *mt =
-                            mh ? mh + q0 * d->mask.stride_seq + j0 : NULL;
-                        t->softmax_online(mb, nb, scale, mt,
-                                          d->mask.stride_seq, s, NB, row_max,
-                                          row_sum, alpha,
-                                          d->flags & SIMDATTN_DETERMINISTIC);
-                        t->pv(mb, nb, dim, s, NB,
-                              vh + j0 * d->v.stride_seq, d->v.stride_seq,
-                              alpha, acc, ldacc);
-                    }
-                    /* l = 0 only when every key of the row was removed
-                     * (otherwise its max key adds e^0 = 1): write exact
-                     * zeros, not acc·0, which a NaN or Inf in a V row the
-                     * tile shares would turn into NaN. */
-                    for (size_t i = 0; i < mb; i++) {
-                        float l = row_sum[i];
-                        float inv = l == 0.0f ? 0.0f : 1.0f / l;
-                        float *orow = oh + (q0 + i) * d->o_stride_seq;
-                        for (size_t c = 0; c < dim; c++)
-                            orow[c] = l == 0.0f ? 0.0f : acc[i * ldacc + c] * inv;
-                    }
-                }
-            }
-        }
+    if (threads == 1) {
+        for (size_t i = 0; i < pl.count; i++)
+            run_item(&pl, i, ws);
+    } else {
+#ifdef _OPENMP
+        /* dynamic, one item at a time: items differ in cost (causal tiles,
+         * ragged lengths) and are numbered heaviest first */
+#pragma omp parallel for num_threads((int)threads) schedule(dynamic, 1)
+        for (size_t i = 0; i < pl.count; i++)
+            run_item(&pl, i, ws + (size_t)omp_get_thread_num() * pl.ws_floats);
+#endif
     }
     free(ws);
     return SIMDATTN_OK;

@@ -38,6 +38,15 @@
 #include "isa.inc"
 #undef SA_ISA
 
+/* The ops of kernels/extra.inc: one function type per op (the contracts
+ * are those of the simdattn_kernels members of the same name), and a
+ * declaration for each set that implements it. */
+typedef void sa_softcap_fn(size_t m, size_t n, float scale, float cap,
+                           float *s, size_t lds, unsigned flags);
+#define SA_EXTRA(ENUM, tok, op) sa_##op##_fn sa_##op##_##tok;
+#include "extra.inc"
+#undef SA_EXTRA
+
 /* Generic K packing (layout in simdattn.h), any panel width nr. */
 void sa_pack_k(size_t nr, size_t n, size_t d, const float *k, size_t ldk,
                float *kp);
@@ -73,6 +82,12 @@ sa_span sa_span_of(const void *p, size_t elems, int *overflow);
 sa_span sa_matrix_span(const float *p, size_t rows, size_t cols, size_t ld,
                        int *overflow);
 int sa_spans_overlap(sa_span a, sa_span b);
+
+/* Keys per online-softmax block of the fused forward (forward.c's NB):
+ * tests derive their error bounds and skipped-block checks from it. */
+size_t sa_forward_block_keys(void);
+/* A tile's first key block starts at a multiple of this (forward.c). */
+size_t sa_forward_key_align(void);
 
 /* Resolve isa (AUTO allowed) to its table; sets *status on failure. */
 const simdattn_kernels *sa_table(simdattn_isa isa, simdattn_status *status);

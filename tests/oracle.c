@@ -1,12 +1,21 @@
 /*
  * The oracle computes in double from the same fp32 inputs, so its own
  * error (≈ 1e-16 relative) is negligible against fp32 bounds (≈ 6e-8).
+ * Visibility follows simdattn.h's definitions literally, key by key (the
+ * driver works with intervals and blocks instead).
  *
  * Error bound of an fp32 forward, per output element O_c of one row.  With
  * u = 2^-24, x_j the exact logits, m their max, w_j = e^(x_j−m)/Σe the exact
  * weights, and A_c = Σ_j w_j |v_jc|:
  *   logit  δ_j = scale·γ_d·Σ_k|q_k k_jk|      Q·Kᵀ, sequential FMA
  *              + u·|scale·s_j| + u·|x_j|       scale multiply, mask add
+ *          with soft-capping, y = scale·s_j, t = tanh(y/cap), c = cap·t:
+ *              + u·|y|                         y/cap (× cap·tanh' ≤ cap)
+ *              + 5u·cap·|t|                    tanh ≤ 2.5 ULP ≤ 5u·|t|
+ *              + u·|c|                         cap·t
+ *              + 4·cap·FLT_TRUE_MIN            y/cap or t subnormal
+ *            (tanh' = 1 − t² ≤ 1, so the error of y passes through at
+ *             most unchanged; the softmax then scales by 1, exactly)
  *   exp    η_j = expm1(δ_j + max_k δ_k + u·|x_j − m|) + 2u
  *                (argument error: own logit, the max, the subtraction;
  *                 then ≤ 1 ULP = 2u relative for SLEEF u10 and glibc)
@@ -21,6 +30,10 @@
  *                                (exp results and P·V products in the
  *                                subnormal range lose absolute, not
  *                                relative, accuracy; l ≥ 1 divides them)
+ * Here n counts the keys of the row's whole interval (computed blocks may
+ * hold removed keys, which add exact zeros but still count as terms) and
+ * blocks = ⌈nk/block⌉ (+1 with a window, whose tiles start their blocks
+ * at their first visible key), at least the number the driver visits.
  * This is the first-order bound; the second-order terms (products of two
  * u-sized terms, < 1e-13 relative here) are covered by taking expm1 of the
  * argument error instead of the error itself.
@@ -44,28 +57,46 @@ double oracle_dot(const float *a, const float *b, size_t n, double *abs_sum) {
     return s;
 }
 
+/* Key j visible to row i of h (simdattn.h, "Which keys a query row sees"). */
+static int visible(const oracle_head *h, size_t i, size_t j) {
+    long long p = (long long)i + (long long)h->nk - (long long)h->nq;
+    long long jj = (long long)j, w = (long long)h->window;
+    if (h->causal && jj > p)
+        return 0;
+    if (h->window && (h->causal ? jj <= p - w : llabs(p - jj) >= w))
+        return 0;
+    return !h->keep || h->keep[j];
+}
+
 void oracle_attention(const oracle_head *h, double *o, double *bound) {
     const double u = U_F32;
-    double *x = malloc(h->nk * sizeof(double));
-    double *delta = malloc(h->nk * sizeof(double));
-    double *w = malloc(h->nk * sizeof(double));
-    ptrdiff_t shift = (ptrdiff_t)h->nk - (ptrdiff_t)h->nq;
+    const size_t dv = h->dv ? h->dv : h->d, nk = h->nk;
+    double *x = malloc((nk + 1) * sizeof(double));
+    double *delta = malloc((nk + 1) * sizeof(double));
+    double *w = malloc((nk + 1) * sizeof(double));
     for (size_t i = 0; i < h->nq; i++) {
-        size_t nvis = h->nk;
-        if (h->causal) {
-            ptrdiff_t e = (ptrdiff_t)i + shift + 1;
-            nvis = e < 0 ? 0 : (size_t)e < h->nk ? (size_t)e : h->nk;
-        }
         double mx = -INFINITY, mn = INFINITY, dmax = 0;
-        size_t live = 0;
-        for (size_t j = 0; j < nvis; j++) {
+        size_t live = 0, first = nk, last = 0;
+        for (size_t j = 0; j < nk; j++) {
+            x[j] = -INFINITY;
+            if (!visible(h, i, j))
+                continue;
+            first = j < first ? j : first;
+            last = j;
             double as;
             double s = oracle_dot(h->q + i * h->ldq, h->k + j * h->ldk, h->d,
                                   &as);
             double mk = h->mask ? h->mask[i * h->ldm + j] : 0.0;
-            x[j] = h->scale * s + mk;
-            delta[j] = h->scale * gamma_n((double)h->d) * as +
-                       u * fabs(h->scale * s) + u * fabs(x[j]);
+            double y = h->scale * s;
+            delta[j] = h->scale * gamma_n((double)h->d) * as + u * fabs(y);
+            if (h->softcap > 0) {
+                double cap = h->softcap, t = tanh(y / cap);
+                delta[j] += u * fabs(y) + 5 * u * cap * fabs(t) +
+                            u * cap * fabs(t) + 4 * cap * FLT_TRUE_MIN;
+                y = cap * t;
+            }
+            x[j] = y + mk;
+            delta[j] += u * fabs(x[j]);
             if (x[j] == -INFINITY)
                 continue;
             live++;
@@ -73,25 +104,27 @@ void oracle_attention(const oracle_head *h, double *o, double *bound) {
             if (x[j] < mn) mn = x[j];
             if (delta[j] > dmax) dmax = delta[j];
         }
-        double *orow = o + i * h->d, *brow = bound + i * h->d;
-        for (size_t c = 0; c < h->d; c++)
+        double *orow = o + i * dv, *brow = bound + i * dv;
+        for (size_t c = 0; c < dv; c++)
             orow[c] = brow[c] = 0.0;
         if (live == 0)
             continue; /* nothing to attend to: exact zeros */
+        size_t span = last - first + 1; /* keys of the visited interval */
         double sum = 0, eta_max = 0;
-        for (size_t j = 0; j < nvis; j++) {
+        for (size_t j = first; j <= last; j++) {
             w[j] = x[j] == -INFINITY ? 0.0 : exp(x[j] - mx);
             sum += w[j];
             double eta = expm1(delta[j] + dmax + u * fabs(x[j] - mx)) + 2 * u;
             if (w[j] > 0 && eta > eta_max)
                 eta_max = eta;
         }
-        size_t blocks = (h->nk + h->block - 1) / h->block;
-        double eps = eta_max + gamma_n((double)nvis) + blocks * 4 * u +
-                     u * (mx - mn) + gamma_n((double)(nvis + 2 * blocks)) +
+        /* a window's tiles start their blocks off the block grid */
+        size_t blocks = (nk + h->block - 1) / h->block + (h->window != 0);
+        double eps = eta_max + gamma_n((double)span) + blocks * 4 * u +
+                     u * (mx - mn) + gamma_n((double)(span + 2 * blocks)) +
                      2 * u;
-        for (size_t j = 0; j < nvis; j++) {
-            if (w[j] == 0.0 && x[j] == -INFINITY)
+        for (size_t j = first; j <= last; j++) {
+            if (x[j] == -INFINITY)
                 continue;
             double wj = w[j] / sum;
             double eta = expm1(delta[j] + dmax + u * fabs(x[j] - mx)) + 2 * u;
@@ -100,7 +133,7 @@ void oracle_attention(const oracle_head *h, double *o, double *bound) {
              * underflowed to 0 says nothing (0·∞): that key's term is
              * unbounded, not 0, unless its v is 0. */
             double rel = eta + eps;
-            for (size_t c = 0; c < h->d; c++) {
+            for (size_t c = 0; c < dv; c++) {
                 double av = fabs((double)vr[c]);
                 orow[c] += wj * vr[c];
                 brow[c] += (isinf(rel) ? (av == 0 ? 0 : INFINITY) : wj * av * rel) +

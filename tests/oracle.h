@@ -9,17 +9,22 @@
 #include <stddef.h>
 
 typedef struct oracle_head {
-    size_t nq, nk, d;
+    size_t nq, nk, d;  /* nk: this entry's KV length (kv_lens[b] if given;
+                          0 allowed) */
     float scale;       /* already resolved (never 0 meaning default) */
-    int causal;        /* key j visible to row i iff j ≤ i + nk − nq */
+    int causal;        /* key j visible to row i iff j ≤ p = i + nk − nq */
     const float *q; size_t ldq;
     const float *k; size_t ldk;
     const float *v; size_t ldv;
     const float *mask; size_t ldm; /* NULL for none; ldm 0 broadcasts */
     size_t block;      /* keys per online-softmax block of the kernel */
+    size_t dv;         /* columns of V and O; 0 means d */
+    float softcap;     /* cap > 0: logit y becomes cap·tanh(y/cap) */
+    size_t window;     /* W > 0: causal p − W < j, else |p − j| < W */
+    const unsigned char *keep; /* NULL, or key j visible only if keep[j] */
 } oracle_head;
 
-/* o and bound: nq×d, row-major.  A row with no visible key gets o = 0 and
+/* o and bound: nq×dv, row-major.  A row with no visible key gets o = 0 and
  * bound = 0: the library must return exact zeros there. */
 void oracle_attention(const oracle_head *h, double *o, double *bound);
 

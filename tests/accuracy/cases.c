@@ -511,7 +511,7 @@ static void run_forward(simdattn_isa isa, record_list *out) {
         float scale = fc->scale != 0 ? fc->scale : 1.0f / sqrtf((float)d);
         double *want = dmalloc(nq * d), *bound = dmalloc(nq * d);
         oracle_head h = {nq, nk, d, scale, fc->causal, q, d, k, d, v, d,
-                         mask, nk, KV_BLOCK};
+                         mask, nk, KV_BLOCK, 0, 0.0f, 0, NULL};
         oracle_attention(&h, want, bound);
         char shape[48];
         snprintf(shape, sizeof shape, "%zux%zux%zu%s", nq, nk, d,

@@ -248,7 +248,7 @@ static void check_valid(problem *p) {
                 d->v.data + b * d->v.stride_batch + g * d->v.stride_head, d->v.stride_seq,
                 d->mask.data ? d->mask.data + b * d->mask.stride_batch + h * d->mask.stride_head
                              : NULL,
-                d->mask.stride_seq, KV_BLOCK};
+                d->mask.stride_seq, KV_BLOCK, 0, 0.0f, 0, NULL};
             oracle_attention(&oh, want, tol);
             for (size_t i = 0; i < nq; i++)
                 for (size_t e = 0; e < dim; e++) {
