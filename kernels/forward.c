@@ -116,7 +116,8 @@ static simdattn_status validate(const simdattn_forward_desc *d) {
     if (!d->batch || !d->q_heads || !d->kv_heads || !d->q_len ||
         !d->kv_len || !d->head_dim || d->q_heads % d->kv_heads != 0)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    if ((d->flags & ~(SIMDATTN_CAUSAL | SIMDATTN_DETERMINISTIC)) != 0)
+    if ((d->flags & ~(SIMDATTN_CAUSAL | SA_EXP_FLAGS)) != 0 ||
+        !sa_exp_flags_valid(d->flags))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     if (!isfinite(d->scale) || d->scale < 0.0f)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
@@ -240,7 +241,7 @@ simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
                         t->softmax_online(mb, nb, scale, mt,
                                           d->mask.stride_seq, s, NB, row_max,
                                           row_sum, alpha,
-                                          d->flags & SIMDATTN_DETERMINISTIC);
+                                          d->flags & SA_EXP_FLAGS);
                         t->pv(mb, nb, dim, s, NB,
                               vh + j0 * d->v.stride_seq, d->v.stride_seq,
                               alpha, acc, ldacc);

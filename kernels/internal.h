@@ -38,6 +38,14 @@
 #include "isa.inc"
 #undef SA_ISA
 
+/* Flags a softmax kernel accepts, and the rule both checked entry points
+ * (api.c, forward.c) apply: SIMDATTN_FAST_EXP and SIMDATTN_DETERMINISTIC
+ * each choose the exp, so they exclude each other. */
+#define SA_EXP_FLAGS (SIMDATTN_DETERMINISTIC | SIMDATTN_FAST_EXP)
+static inline int sa_exp_flags_valid(unsigned flags) {
+    return (flags & SA_EXP_FLAGS) != SA_EXP_FLAGS;
+}
+
 /* Generic K packing (layout in simdattn.h), any panel width nr. */
 void sa_pack_k(size_t nr, size_t n, size_t d, const float *k, size_t ldk,
                float *kp);
