@@ -9,7 +9,6 @@
 
 #include "util.h"
 
-#define ISA test_isas[_i]
 
 START_TEST(isa_queries) {
     ck_assert(simdattn_isa_supported(SIMDATTN_ISA_SCALAR));
@@ -83,6 +82,21 @@ START_TEST(stage_arguments) {
     EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, out + 2, 4, out, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(simdattn_softmax(isa, 2, 0, 1.0f, NULL, 0, out, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, out, 4, 0x10), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, out, 4, SIMDATTN_CAUSAL),
+           SIMDATTN_ERR_INVALID_ARGUMENT);
+    /* each of these two names the exp: together they contradict */
+    EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, out, 4,
+                            SIMDATTN_FAST_EXP | SIMDATTN_DETERMINISTIC),
+           SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_softmax_online(isa, 2, 4, 1.0f, NULL, 0, out, 4, rm, rs, al,
+                                   SIMDATTN_FAST_EXP | SIMDATTN_DETERMINISTIC),
+           SIMDATTN_ERR_INVALID_ARGUMENT);
+    poison();
+    ck_assert_int_eq(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, out, 4, SIMDATTN_FAST_EXP),
+                     SIMDATTN_OK);
+    for (size_t i = 0; i < 3; i++) { rm[i] = -INFINITY; rs[i] = 0; }
+    ck_assert_int_eq(simdattn_softmax_online(isa, 3, 4, 1.0f, NULL, 0, out, 4, rm, rs, al,
+                                             SIMDATTN_FAST_EXP), SIMDATTN_OK);
     EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, NULL, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(simdattn_softmax(isa, 3, 4, 1.0f, NULL, 0, out, big, 0), SIMDATTN_ERR_SIZE_OVERFLOW);
     EXPECT(simdattn_softmax_online(isa, 2, 4, 1.0f, NULL, 0, out, 4, NULL, rs, al, 0),
@@ -121,6 +135,9 @@ START_TEST(forward_arguments) {
     poison();
     ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
     ck_assert(!is_canary(out[31]) && is_canary(out[32]));
+    d.flags = SIMDATTN_CAUSAL | SIMDATTN_FAST_EXP;
+    ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+    d.flags = 0;
 
 #define BAD(field_change, code)                                              \
     do {                                                                     \
@@ -142,6 +159,9 @@ START_TEST(forward_arguments) {
     BAD(b.kv_heads = 0, SIMDATTN_ERR_INVALID_ARGUMENT);
     BAD((b.q_heads = 3, b.kv_heads = 2), SIMDATTN_ERR_INVALID_ARGUMENT);
     BAD(b.flags = 0x80, SIMDATTN_ERR_INVALID_ARGUMENT);
+    BAD(b.flags = SIMDATTN_FAST_EXP | SIMDATTN_DETERMINISTIC, SIMDATTN_ERR_INVALID_ARGUMENT);
+    BAD(b.flags = SIMDATTN_CAUSAL | SIMDATTN_FAST_EXP | SIMDATTN_DETERMINISTIC,
+        SIMDATTN_ERR_INVALID_ARGUMENT);
     BAD(b.scale = NAN, SIMDATTN_ERR_INVALID_ARGUMENT);
     BAD(b.scale = -0.5f, SIMDATTN_ERR_INVALID_ARGUMENT);
     BAD(b.scale = INFINITY, SIMDATTN_ERR_INVALID_ARGUMENT);
