@@ -137,7 +137,7 @@ SIMDATTN_API simdattn_status simdattn_isa_parse(const char *name, simdattn_isa *
 /* Faster softmax: exp becomes an inlined polynomial instead of SLEEF's
  * out-of-line call, which clobbers every vector register.  Zen 4, one
  * thread: the fused forward runs 2–6% faster with AVX-512 and 6–14% with
- * AVX2 at d = 64–128, the softmax kernel alone 1.5–1.9× faster.
+ * AVX2 at d = 64–128, the softmax kernel alone 1.5–2× faster.
  * x = n·ln2 + r (|r| ≤ ln2/2, ln2 split in two parts), a degree-6 minimax
  * polynomial for e^r, and one multiply by 2^n that rounds once into the
  * subnormal range: the same operations, hence the same bits, on every ISA
