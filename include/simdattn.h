@@ -51,15 +51,29 @@
  *    The tests check every bound element by element; README "Numerics"
  *    has the measured errors, and tests/accuracy gates them.
  *  - Masking: an additive mask value of -INFINITY removes a key.  A row
- *    whose keys are all removed (by the mask, causality, or nothing to
- *    attend to) produces exactly 0 in every output element, never NaN.
- *  - NaN and Inf: a NaN or ±Inf in Q or K, a NaN or +Inf in the mask, or a
- *    logit that overflows fp32 makes every output row that attends to it
- *    NaN; a NaN or ±Inf in V makes that column of those rows NaN (or ±Inf
- *    when only one key carries it).  It is never silently dropped.  Because tiles are computed whole,
- *    a NaN/Inf in a K or V row may also reach rows of the same tile that do
- *    not attend to that key.  Large finite logits are safe: the row maximum
- *    is subtracted before exp in every kernel.
+ *    whose keys are all removed (by the mask, causality, -Inf logits, or
+ *    nothing to attend to) produces exactly +0 in every output element,
+ *    never NaN, whatever V holds.
+ *  - NaN and Inf follow IEEE arithmetic; no input is inspected.
+ *     · A logit that is NaN or +Inf makes every output element of its row
+ *       NaN.  It comes from a NaN in the row's query or in a key the row
+ *       sees, a NaN or +Inf mask value, an Inf in Q or K whose product
+ *       comes out +Inf or NaN (Inf·0), or Q·Kᵀ overflowing to +Inf.  A
+ *       -INFINITY mask value does not hide a NaN logit (NaN + -Inf is
+ *       NaN); causality does, as keys a row cannot see are never scored
+ *       for it.  A NaN is never silently dropped.
+ *     · A logit that is -Inf removes its key exactly as the mask does,
+ *       wherever it comes from: an Inf in Q or K whose product comes out
+ *       -Inf, or Q·Kᵀ overflowing to -Inf.  An Inf in Q or K therefore
+ *       does not always surface in the output: check inputs if it must.
+ *     · A NaN or ±Inf in V reaches its column in every row that gives its
+ *       key a nonzero weight (as NaN, or as ±Inf when a single key carries
+ *       it).  P·V runs on whole tiles, so it may also reach that column in
+ *       rows of the same query tile that give the key weight 0 (0·Inf is
+ *       NaN), but never a row with no key left (above).
+ *     · Large finite logits are safe: the row maximum is subtracted before
+ *       exp in every kernel, so every exp argument, and the online rescale
+ *       exp(m − m'), is ≤ 0.
  *  - Nothing is written to any output when a function returns an error.
  */
 #ifndef SIMDATTN_H
@@ -83,11 +97,12 @@ extern "C" {
 typedef enum simdattn_status {
     SIMDATTN_OK = 0,
     /* A null pointer, a zero size where one is required, a stride smaller
-     * than the row it steps over, an output overlapping an input, an
-     * invalid enum or flag, a non-finite or negative scale, heads that do
-     * not divide. */
+     * than the row it steps over, an output overlapping an input or another
+     * output, an invalid enum or flag, a non-finite or negative scale,
+     * heads that do not divide. */
     SIMDATTN_ERR_INVALID_ARGUMENT = 1,
-    /* A size whose element or byte count does not fit in size_t. */
+    /* A size whose element or byte count does not fit in size_t, or an
+     * extent that would run past the end of the address space. */
     SIMDATTN_ERR_SIZE_OVERFLOW = 2,
     /* The workspace could not be allocated. */
     SIMDATTN_ERR_OUT_OF_MEMORY = 3,
@@ -213,13 +228,16 @@ typedef struct simdattn_kernels {
 /* Table of `isa` (AUTO: the active one), or NULL if it is not supported. */
 SIMDATTN_API const simdattn_kernels *simdattn_kernels_get(simdattn_isa isa);
 
-/* Floats needed to hold n keys of length d packed for `kernels`, or 0 if
- * that count overflows size_t. */
+/* Floats needed to hold n keys of length d packed for `kernels`; 0 if
+ * kernels is NULL, n or d is 0, or the byte count overflows size_t. */
 SIMDATTN_API size_t simdattn_packed_k_size(const simdattn_kernels *kernels,
                                            size_t n, size_t d);
-/* Pack K (n rows of length d, row stride ldk) into kp for `kernels`.
- * Errors: INVALID_ARGUMENT (null pointer, n or d zero, ldk < d),
- * SIZE_OVERFLOW. */
+/* Pack K (n rows of length d, row stride ldk) into kp, which holds
+ * simdattn_packed_k_size(kernels, n, d) floats.  Errors:
+ *   INVALID_ARGUMENT  a null pointer, kernels->qk_nr 0, n or d 0, ldk < d,
+ *                     kp's address range overlapping K's;
+ *   SIZE_OVERFLOW     K's extent or the packed size overflows size_t or
+ *                     runs past the end of the address space. */
 SIMDATTN_API simdattn_status simdattn_pack_k(const simdattn_kernels *kernels,
                                              size_t n, size_t d,
                                              const float *k, size_t ldk,
@@ -230,12 +248,19 @@ SIMDATTN_API simdattn_status simdattn_pack_k(const simdattn_kernels *kernels,
 /* ------------------------------------------------------------------ */
 /*
  * These validate their arguments, then call the kernel table of `isa`
- * (SIMDATTN_ISA_AUTO for the active one).  Common errors:
- *   INVALID_ARGUMENT  a required pointer is NULL; m, n or d is 0; a leading
- *                     dimension is smaller than its row; the output
- *                     overlaps an input; scale is NaN, infinite or < 0;
- *                     isa is not a simdattn_isa value.
- *   SIZE_OVERFLOW     rows·ld does not fit in size_t bytes.
+ * (SIMDATTN_ISA_AUTO for the active one).  Errors:
+ *   INVALID_ARGUMENT  isa is not a simdattn_isa value; a required pointer
+ *                     is NULL; m, n, d or dv is 0; a leading dimension is
+ *                     smaller than its row (ldm may be 0, see below);
+ *                     scale is NaN, infinite or < 0 (-0 counts as 0);
+ *                     flags other than those listed; the address range of
+ *                     an output (first element to one past the last, gaps
+ *                     between rows included) overlaps that of an input or
+ *                     of another output.
+ *   SIZE_OVERFLOW     the extent (rows−1)·ld + cols of a matrix, in bytes,
+ *                     or of the packed-K workspace, does not fit in size_t
+ *                     or runs past the end of the address space.
+ *   OUT_OF_MEMORY     (simdattn_qk) the packed-K workspace.
  *   UNSUPPORTED_ISA   isa is valid but cannot run here.
  */
 
@@ -259,7 +284,8 @@ SIMDATTN_API simdattn_status simdattn_softmax(simdattn_isa isa, size_t m,
                                               unsigned flags);
 
 /* Online softmax for one key block (see simdattn_kernels); row_max,
- * row_sum and alpha each hold m floats. */
+ * row_sum and alpha each hold m floats.  S, row_max, row_sum and alpha
+ * are all outputs: none may overlap another or the mask. */
 SIMDATTN_API simdattn_status simdattn_softmax_online(
     simdattn_isa isa, size_t m, size_t n, float scale, const float *mask,
     size_t ldm, float *s, size_t lds, float *row_max, float *row_sum,
@@ -308,16 +334,27 @@ typedef struct simdattn_forward_desc {
 
 /*
  * Fused attention forward.  Errors:
- *   INVALID_ARGUMENT  desc, q/k/v/o data NULL; a size 0; q_heads not a
- *                     multiple of kv_heads; stride_seq < head_dim, or two
- *                     rows of O that would overlap; O overlapping Q, K, V
- *                     or the mask; scale NaN, Inf or negative; unknown
- *                     flag bits, SIMDATTN_DETERMINISTIC together with
- *                     SIMDATTN_FAST_EXP, or an unknown isa value.
- *   SIZE_OVERFLOW     an extent (largest index · 4 bytes) overflows size_t.
+ *   INVALID_ARGUMENT  desc, q/k/v data or o NULL; a size 0; q_heads not a
+ *                     multiple of kv_heads; scale NaN, Inf or < 0 (-0
+ *                     counts as 0); flag bits other than SIMDATTN_CAUSAL |
+ *                     SIMDATTN_DETERMINISTIC | SIMDATTN_FAST_EXP, or both
+ *                     of the last two; isa not a simdattn_isa value;
+ *                     q.stride_seq < head_dim (when q_len > 1), k or v
+ *                     stride_seq < head_dim (when kv_len > 1), a mask
+ *                     stride_seq neither 0 nor ≥ kv_len (when q_len > 1);
+ *                     rows of O that could share an element: sorted by
+ *                     stride, each O axis with more than one index must
+ *                     step over everything the smaller ones span (this
+ *                     rejects every overlap, and a few exotic interleaved
+ *                     layouts that do not overlap); the address range of
+ *                     O overlapping that of Q, K, V or the mask (from the
+ *                     first element to one past the last).
+ *   SIZE_OVERFLOW     the extent of a tensor (Σ (count−1)·stride + row, in
+ *                     bytes) or of the workspace overflows size_t or runs
+ *                     past the end of the address space.
  *   OUT_OF_MEMORY     the per-call workspace (packed K of one head and one
  *                     tile of logits) could not be allocated.
- *   UNSUPPORTED_ISA   desc->isa cannot run here.
+ *   UNSUPPORTED_ISA   desc->isa is valid but cannot run here.
  */
 SIMDATTN_API simdattn_status simdattn_forward(const simdattn_forward_desc *desc);
 

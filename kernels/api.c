@@ -20,17 +20,21 @@ const char *simdattn_status_str(simdattn_status status) {
     return "unknown status";
 }
 
+sa_span sa_span_of(const void *p, size_t elems, int *overflow) {
+    size_t bytes = sa_mul(elems, sizeof(float), overflow);
+    sa_span sp = {(uintptr_t)p, (uintptr_t)p};
+    if (*overflow || UINTPTR_MAX - sp.lo < bytes)
+        *overflow = 1;
+    else
+        sp.hi = sp.lo + bytes;
+    return sp;
+}
+
 sa_span sa_matrix_span(const float *p, size_t rows, size_t cols, size_t ld,
                        int *overflow) {
     /* one past the last element: (rows−1)·ld + cols */
     size_t end = sa_add(sa_mul(rows - 1, ld, overflow), cols, overflow);
-    size_t bytes = sa_mul(end, sizeof(float), overflow);
-    sa_span sp = {(const char *)p, (const char *)p};
-    if (*overflow || UINTPTR_MAX - (uintptr_t)p < bytes)
-        *overflow = 1;
-    else
-        sp.hi = (const char *)p + bytes;
-    return sp;
+    return sa_span_of(p, end, overflow);
 }
 
 int sa_spans_overlap(sa_span a, sa_span b) {
@@ -63,14 +67,22 @@ size_t simdattn_packed_k_size(const simdattn_kernels *kernels, size_t n,
 simdattn_status simdattn_pack_k(const simdattn_kernels *kernels, size_t n,
                                 size_t d, const float *k, size_t ldk,
                                 float *kp) {
-    sa_span sk;
-    if (!kernels || !kp || n == 0 || d == 0)
+    sa_span sk, sp;
+    int ovf = 0;
+    /* qk_nr 0 can only come from a table the caller filled in */
+    if (!kernels || kernels->qk_nr == 0 || !kp || n == 0 || d == 0)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     simdattn_status st = check_matrix(k, n, d, ldk, &sk);
     if (st != SIMDATTN_OK)
         return st;
-    if (simdattn_packed_k_size(kernels, n, d) == 0)
+    size_t floats = simdattn_packed_k_size(kernels, n, d);
+    if (floats == 0)
         return SIMDATTN_ERR_SIZE_OVERFLOW;
+    sp = sa_span_of(kp, floats, &ovf);
+    if (ovf)
+        return SIMDATTN_ERR_SIZE_OVERFLOW;
+    if (sa_spans_overlap(sp, sk))
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
     sa_pack_k(kernels->qk_nr, n, d, k, ldk, kp);
     return SIMDATTN_OK;
 }
@@ -103,13 +115,15 @@ simdattn_status simdattn_qk(simdattn_isa isa, size_t m, size_t n, size_t d,
     return SIMDATTN_OK;
 }
 
-/* Checks common to both softmax forms; mask may be NULL, ldm 0 broadcasts. */
+/* Checks common to both softmax forms; mask may be NULL, ldm 0 broadcasts.
+ * Returns the spans of S and of the mask (empty without one). */
 static simdattn_status check_softmax(size_t m, size_t n, float scale,
                                      const float *mask, size_t ldm,
                                      const float *s, size_t lds,
-                                     unsigned flags, sa_span *ss) {
+                                     unsigned flags, sa_span *ss,
+                                     sa_span *sm) {
     simdattn_status st;
-    sa_span sm;
+    sm->lo = sm->hi = 0;
     if (m == 0 || n == 0 || bad_scale(scale) || (flags & ~SA_EXP_FLAGS) != 0 ||
         !sa_exp_flags_valid(flags))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
@@ -118,10 +132,10 @@ static simdattn_status check_softmax(size_t m, size_t n, float scale,
     if (mask) {
         if (ldm != 0 && ldm < n)
             return SIMDATTN_ERR_INVALID_ARGUMENT;
-        if ((st = check_matrix(mask, ldm ? m : 1, n, ldm ? ldm : n, &sm)) !=
+        if ((st = check_matrix(mask, ldm ? m : 1, n, ldm ? ldm : n, sm)) !=
             SIMDATTN_OK)
             return st;
-        if (sa_spans_overlap(*ss, sm))
+        if (sa_spans_overlap(*ss, *sm))
             return SIMDATTN_ERR_INVALID_ARGUMENT;
     }
     return SIMDATTN_OK;
@@ -131,11 +145,11 @@ simdattn_status simdattn_softmax(simdattn_isa isa, size_t m, size_t n,
                                  float scale, const float *mask, size_t ldm,
                                  float *s, size_t lds, unsigned flags) {
     simdattn_status st;
-    sa_span ss;
+    sa_span ss, sm;
     const simdattn_kernels *t = sa_table(isa, &st);
     if (!t)
         return st;
-    if ((st = check_softmax(m, n, scale, mask, ldm, s, lds, flags, &ss)) !=
+    if ((st = check_softmax(m, n, scale, mask, ldm, s, lds, flags, &ss, &sm)) !=
         SIMDATTN_OK)
         return st;
     t->softmax(m, n, scale, mask, ldm, s, lds, flags);
@@ -148,21 +162,27 @@ simdattn_status simdattn_softmax_online(simdattn_isa isa, size_t m, size_t n,
                                         float *row_max, float *row_sum,
                                         float *alpha, unsigned flags) {
     simdattn_status st;
-    sa_span ss, sx, sl, sa;
+    sa_span ss, sm, sx, sl, sa;
     const simdattn_kernels *t = sa_table(isa, &st);
     if (!t)
         return st;
-    if ((st = check_softmax(m, n, scale, mask, ldm, s, lds, flags, &ss)) !=
+    if ((st = check_softmax(m, n, scale, mask, ldm, s, lds, flags, &ss, &sm)) !=
         SIMDATTN_OK)
         return st;
     if ((st = check_matrix(row_max, 1, m, m, &sx)) != SIMDATTN_OK ||
         (st = check_matrix(row_sum, 1, m, m, &sl)) != SIMDATTN_OK ||
         (st = check_matrix(alpha, 1, m, m, &sa)) != SIMDATTN_OK)
         return st;
-    if (sa_spans_overlap(ss, sx) || sa_spans_overlap(ss, sl) ||
-        sa_spans_overlap(ss, sa) || sa_spans_overlap(sx, sl) ||
-        sa_spans_overlap(sx, sa) || sa_spans_overlap(sl, sa))
-        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    /* four outputs (S, row_max, row_sum, alpha): pairwise disjoint, and
+     * none may overlap the mask they are computed from */
+    sa_span outs[4] = {ss, sx, sl, sa};
+    for (int a = 0; a < 4; a++) {
+        if (sa_spans_overlap(outs[a], sm))
+            return SIMDATTN_ERR_INVALID_ARGUMENT;
+        for (int b = a + 1; b < 4; b++)
+            if (sa_spans_overlap(outs[a], outs[b]))
+                return SIMDATTN_ERR_INVALID_ARGUMENT;
+    }
     t->softmax_online(m, n, scale, mask, ldm, s, lds, row_max, row_sum,
                       alpha, flags);
     return SIMDATTN_OK;

@@ -78,16 +78,6 @@ static size_t extent(size_t n0, size_t s0, size_t n1, size_t s1, size_t n2,
     return e;
 }
 
-static sa_span span_of(const float *p, size_t elems, int *ovf) {
-    sa_span sp = {(const char *)p, (const char *)p};
-    if (UINTPTR_MAX / sizeof(float) < elems ||
-        UINTPTR_MAX - (uintptr_t)p < elems * sizeof(float))
-        *ovf = 1;
-    else
-        sp.hi = (const char *)(p + elems);
-    return sp;
-}
-
 /* Distinct (b, h, s) rows of the output must not share an element: sort
  * the axes that have more than one index by stride; each stride must step
  * over everything the smaller axes span. */
@@ -121,28 +111,35 @@ static simdattn_status validate(const simdattn_forward_desc *d) {
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     if (!isfinite(d->scale) || d->scale < 0.0f)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    int ovf = 0;
     size_t dim = d->head_dim, b = d->batch, hq = d->q_heads;
     size_t hk = d->kv_heads, nq = d->q_len, nk = d->kv_len;
-    sa_span q = span_of(d->q.data,
-                        extent(b, d->q.stride_batch, hq, d->q.stride_head, nq,
-                               d->q.stride_seq, dim, &ovf), &ovf);
-    sa_span k = span_of(d->k.data,
-                        extent(b, d->k.stride_batch, hk, d->k.stride_head, nk,
-                               d->k.stride_seq, dim, &ovf), &ovf);
-    sa_span v = span_of(d->v.data,
-                        extent(b, d->v.stride_batch, hk, d->v.stride_head, nk,
-                               d->v.stride_seq, dim, &ovf), &ovf);
-    sa_span o = span_of(d->o,
-                        extent(b, d->o_stride_batch, hq, d->o_stride_head, nq,
-                               d->o_stride_seq, dim, &ovf), &ovf);
+    /* Input rows step over a whole row, as ld ≥ cols in the stage API; a
+     * sequence axis with one index has no step to check.  The mask's
+     * stride 0 broadcasts one row. */
+    if ((nq > 1 && d->q.stride_seq < dim) ||
+        (nk > 1 && (d->k.stride_seq < dim || d->v.stride_seq < dim)) ||
+        (d->mask.data && nq > 1 && d->mask.stride_seq != 0 &&
+         d->mask.stride_seq < nk))
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    int ovf = 0;
+    sa_span q = sa_span_of(d->q.data,
+                           extent(b, d->q.stride_batch, hq, d->q.stride_head,
+                                  nq, d->q.stride_seq, dim, &ovf), &ovf);
+    sa_span k = sa_span_of(d->k.data,
+                           extent(b, d->k.stride_batch, hk, d->k.stride_head,
+                                  nk, d->k.stride_seq, dim, &ovf), &ovf);
+    sa_span v = sa_span_of(d->v.data,
+                           extent(b, d->v.stride_batch, hk, d->v.stride_head,
+                                  nk, d->v.stride_seq, dim, &ovf), &ovf);
+    sa_span o = sa_span_of(d->o,
+                           extent(b, d->o_stride_batch, hq, d->o_stride_head,
+                                  nq, d->o_stride_seq, dim, &ovf), &ovf);
     sa_span m = {0, 0};
     if (d->mask.data)
-        m = span_of(d->mask.data,
-                    extent(b, d->mask.stride_batch, hq, d->mask.stride_head,
-                           nq, d->mask.stride_seq, nk, &ovf), &ovf);
-    /* workspace: packed K of one head + S tile + Õ tile + 3 row vectors */
-    sa_mul(sa_add(nk, 32, &ovf), dim, &ovf);
+        m = sa_span_of(d->mask.data,
+                       extent(b, d->mask.stride_batch, hq,
+                              d->mask.stride_head, nq, d->mask.stride_seq,
+                              nk, &ovf), &ovf);
     if (ovf)
         return SIMDATTN_ERR_SIZE_OVERFLOW;
     if (!output_rows_disjoint(d))
@@ -246,12 +243,16 @@ simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
                               vh + j0 * d->v.stride_seq, d->v.stride_seq,
                               alpha, acc, ldacc);
                     }
+                    /* l = 0 only when every key of the row was removed
+                     * (otherwise its max key adds e^0 = 1): write exact
+                     * zeros, not acc·0, which a NaN or Inf in a V row the
+                     * tile shares would turn into NaN. */
                     for (size_t i = 0; i < mb; i++) {
                         float l = row_sum[i];
                         float inv = l == 0.0f ? 0.0f : 1.0f / l;
                         float *orow = oh + (q0 + i) * d->o_stride_seq;
                         for (size_t c = 0; c < dim; c++)
-                            orow[c] = acc[i * ldacc + c] * inv;
+                            orow[c] = l == 0.0f ? 0.0f : acc[i * ldacc + c] * inv;
                     }
                 }
             }

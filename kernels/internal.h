@@ -68,11 +68,16 @@ static inline size_t sa_add(size_t a, size_t b, int *overflow) {
     return r;
 }
 
-/* Byte span [lo, hi) touched by a `rows`×`cols` matrix with leading
- * dimension ld starting at p; *overflow set if the extent overflows. */
+/* Address range [lo, hi) of an argument, as integers: comparing pointers
+ * into different objects is undefined in C, comparing addresses is not. */
 typedef struct sa_span {
-    const char *lo, *hi;
+    uintptr_t lo, hi;
 } sa_span;
+/* `elems` floats from p; *overflow set if the byte count or the range
+ * does not fit. */
+sa_span sa_span_of(const void *p, size_t elems, int *overflow);
+/* Range touched by a `rows`×`cols` matrix with leading dimension ld
+ * (rows ≥ 1) starting at p; *overflow set if the extent overflows. */
 sa_span sa_matrix_span(const float *p, size_t rows, size_t cols, size_t ld,
                        int *overflow);
 int sa_spans_overlap(sa_span a, sa_span b);

@@ -99,10 +99,15 @@ void oracle_attention(const oracle_head *h, double *o, double *bound) {
             double wj = w[j] / sum;
             double eta = expm1(delta[j] + dmax + u * fabs(x[j] - mx)) + 2 * u * k_exp;
             const float *vr = h->v + j * h->ldv;
+            /* With logits so large that η is infinite, a weight that
+             * underflowed to 0 says nothing (0·∞): that key's term is
+             * unbounded, not 0, unless its v is 0. */
+            double rel = eta + eps;
             for (size_t c = 0; c < h->d; c++) {
+                double av = fabs((double)vr[c]);
                 orow[c] += wj * vr[c];
-                brow[c] += wj * fabs((double)vr[c]) * (eta + eps) +
-                           (k_exp + 1) * FLT_TRUE_MIN * (1.0 + fabs((double)vr[c]));
+                brow[c] += (isinf(rel) ? (av == 0 ? 0 : INFINITY) : wj * av * rel) +
+                           (k_exp + 1) * FLT_TRUE_MIN * (1.0 + av);
             }
         }
     }

@@ -230,8 +230,10 @@ START_TEST(forward_special_values) {
                 if (poisoned && (what < 2 || e == 3)) /* a V NaN: its column */
                     ck_assert_msg(isnan(o[i * D + e]), "%s %s: NaN (case %d) lost in row %zu",
                                   simdattn_isa_name(ISA), MODE->name, what, i);
-                else if (what == 0) /* a NaN query row reaches no other row */
-                    ck_assert(isfinite(o[i * D + e]));
+                else if (what < 2) /* a NaN in Q reaches no other row; in K,
+                                       no row that cannot see that key */
+                    ck_assert_msg(isfinite(o[i * D + e]), "%s %s: NaN (case %d) reached row %zu",
+                                  simdattn_isa_name(ISA), MODE->name, what, i);
             }
         }
     }
@@ -272,6 +274,124 @@ START_TEST(forward_special_values) {
 }
 END_TEST
 
+/* One head, BHSD, N×N (mask N×N, always given so that every run takes the
+ * same path), output into o; returns the status. */
+static simdattn_status run_head(size_t nq, size_t nk, size_t d, const float *q, const float *k,
+                                const float *v, const float *mask, float *o, unsigned flags,
+                                simdattn_isa isa) {
+    simdattn_forward_desc f = {0};
+    f.batch = f.q_heads = f.kv_heads = 1;
+    f.q_len = nq; f.kv_len = nk; f.head_dim = d;
+    f.q = (simdattn_tensor){q, 0, 0, d};
+    f.k = (simdattn_tensor){k, 0, 0, d};
+    f.v = (simdattn_tensor){v, 0, 0, d};
+    f.o = o; f.o_stride_seq = d;
+    if (mask) f.mask = (simdattn_tensor){mask, 0, 0, nk};
+    f.flags = flags;
+    f.isa = isa;
+    return simdattn_forward(&f);
+}
+
+static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+/* Infinities in Q and K, and +inf / NaN in the mask, follow the IEEE policy
+ * of simdattn.h, checked bit-exactly against runs that express the same
+ * removal through the mask.  Coordinate 2 of every query is > 0 (except
+ * rows 3: < 0, and 4: 0), so K[7][2] = -inf gives logit -inf (key removed)
+ * in most rows, +inf in row 3 (row NaN) and inf·0 = NaN in row 4. */
+START_TEST(forward_inf_policy) {
+    enum { N = 20, D = 8, KEY = 7 };
+    float q[N * D], k[N * D], v[N * D], mask[N * N], o[N * D], ref[N * D];
+    rng r = rng_seed(600);
+    fill_uniform(&r, q, N * D, -1, 1);
+    fill_uniform(&r, k, N * D, -1, 1);
+    fill_uniform(&r, v, N * D, -1, 1);
+    for (size_t i = 0; i < N; i++) {
+        q[i * D + 2] = rng_range(&r, 0.25f, 1);
+        k[i * D + 2] = rng_range(&r, 0.25f, 1);
+    }
+    q[3 * D + 2] = -0.5f;
+    q[4 * D + 2] = 0.0f;
+    for (int causal = 0; causal < 2; causal++) {
+        unsigned fl = causal ? SIMDATTN_CAUSAL : 0;
+        /* reference: key 7 removed by the mask in every row */
+        for (size_t i = 0; i < N * N; i++) mask[i] = i % N == KEY ? -INFINITY : 0.0f;
+        ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, ref, fl | MODE->flags, ISA), SIMDATTN_OK);
+        for (size_t i = 0; i < N * N; i++) mask[i] = 0.0f;
+        float keep = k[KEY * D + 2];
+        k[KEY * D + 2] = -INFINITY;
+        ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, fl | MODE->flags, ISA), SIMDATTN_OK);
+        k[KEY * D + 2] = keep;
+        for (size_t i = 0; i < N; i++) {
+            int sees = !causal || i >= KEY;
+            for (size_t e = 0; e < D; e++) {
+                float got = o[i * D + e];
+                if (sees && (i == 3 || i == 4))
+                    ck_assert_msg(isnan(got), "%s causal=%d: +inf/NaN logit lost in row %zu",
+                                  simdattn_isa_name(ISA), causal, i);
+                else
+                    ck_assert_msg(same_bits(got, ref[i * D + e]),
+                                  "%s causal=%d: -inf logit is not a removed key (row %zu)",
+                                  simdattn_isa_name(ISA), causal, i);
+            }
+        }
+    }
+
+    /* -inf in Q row 5 (coordinate 2, every key's is > 0): all its logits
+     * are -inf, so the row is exactly 0; other rows are untouched */
+    for (size_t i = 0; i < N * N; i++) mask[i] = 0.0f;
+    q[3 * D + 2] = q[4 * D + 2] = 0.5f;
+    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, ref, MODE->flags, ISA), SIMDATTN_OK);
+    float keep = q[5 * D + 2];
+    q[5 * D + 2] = -INFINITY;
+    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, MODE->flags, ISA), SIMDATTN_OK);
+    q[5 * D + 2] = keep;
+    for (size_t i = 0; i < N * D; i++)
+        ck_assert_msg(i / D == 5 ? same_bits(o[i], 0.0f) : same_bits(o[i], ref[i]),
+                      "%s: -inf query row at %zu", simdattn_isa_name(ISA), i);
+
+    /* +inf (row 6) and NaN (row 8) in the mask make their rows NaN and
+     * leave the others alone */
+    mask[6 * N + 9] = INFINITY;
+    mask[8 * N + 1] = NAN;
+    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, MODE->flags, ISA), SIMDATTN_OK);
+    for (size_t i = 0; i < N * D; i++)
+        ck_assert_msg(i / D == 6 || i / D == 8 ? isnan(o[i]) : same_bits(o[i], ref[i]),
+                      "%s: +inf/NaN in the mask at %zu", simdattn_isa_name(ISA), i);
+    mask[6 * N + 9] = mask[8 * N + 1] = 0.0f;
+
+    /* a -inf mask value does not hide a NaN logit: K row 11 NaN, masked
+     * out for row 2, still turns row 2 NaN (NaN + -inf is NaN) */
+    mask[2 * N + 11] = -INFINITY;
+    k[11 * D] = NAN;
+    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, MODE->flags, ISA), SIMDATTN_OK);
+    k[11 * D] = 0.5f;
+    mask[2 * N + 11] = 0.0f;
+    for (size_t e = 0; e < D; e++)
+        ck_assert_msg(isnan(o[2 * D + e]), "%s: masked NaN key hidden", simdattn_isa_name(ISA));
+
+    /* NaN and +inf in V (key 11): every row weighting key 11 shows it in
+     * that column only; row 4, fully masked, stays exactly 0 */
+    for (size_t j = 0; j < N; j++) mask[4 * N + j] = -INFINITY;
+    for (int kind = 0; kind < 2; kind++) {
+        v[11 * D + 6] = kind ? INFINITY : NAN;
+        ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, MODE->flags, ISA), SIMDATTN_OK);
+        for (size_t i = 0; i < N; i++)
+            for (size_t e = 0; e < D; e++) {
+                float got = o[i * D + e];
+                if (i == 4)
+                    ck_assert_msg(same_bits(got, 0.0f), "%s: fully masked row %zu not +0 with %s in V",
+                                  simdattn_isa_name(ISA), i, kind ? "inf" : "NaN");
+                else if (e == 6)
+                    ck_assert_msg(kind ? got == INFINITY : isnan(got), "%s: V %s lost in row %zu",
+                                  simdattn_isa_name(ISA), kind ? "inf" : "NaN", i);
+                else
+                    ck_assert(isfinite(got));
+            }
+    }
+}
+END_TEST
+
 /* SIMDATTN_DETERMINISTIC and SIMDATTN_FAST_EXP: every ISA returns the
  * scalar forward's bits (simdattn.h).  Shapes cross the tile (42 rows) and
  * KV block (256 keys) edges, with a mask, causal and not, GQA. */
@@ -304,6 +424,100 @@ START_TEST(forward_bits_match_scalar) {
 }
 END_TEST
 
+/* Huge logits across several KV blocks and query tiles: logits m·3.5e34
+ * for distinct integers m (|m| ≤ NK = 773, so |x| ≤ 2.8e37 < FLT_MAX and
+ * every difference is ≥ 3.5e34), every exp of a difference is exactly 0
+ * or 1:
+ * each row is exactly the V row of its largest visible logit, whatever
+ * block it lies in (rising: the last block; falling: the first; shuffled).
+ * Any kernel that skipped the max subtraction, or rescaled wrongly across
+ * blocks, gives Inf/NaN or another row. */
+START_TEST(forward_huge_logits_blocks) {
+    enum { NQ = 90, NK = 3 * KV_BLOCK + 5, D = 8 };
+    float *q = calloc(NQ * D, sizeof(float)), *k = calloc(NK * D, sizeof(float));
+    float *v = malloc(NK * D * sizeof(float)), *o = malloc(NQ * D * sizeof(float));
+    rng r = rng_seed(700);
+    fill_uniform(&r, v, NK * D, -1, 1);
+    for (size_t i = 0; i < NQ; i++) q[i * D] = 1e15f;
+    for (int order = 0; order < 3; order++)
+        for (int causal = 0; causal < 2; causal++) {
+            for (size_t j = 0; j < NK; j++) {
+                long m = order == 0 ? (long)j : order == 1 ? (long)(NK - j)
+                                                            : (long)((j * 7919) % NK) - NK / 2;
+                k[j * D] = (float)m * 1e20f;
+            }
+            unsigned fl = (causal ? SIMDATTN_CAUSAL : 0) | MODE->flags;
+            ck_assert_int_eq(run_head(NQ, NK, D, q, k, v, NULL, o, fl, ISA), SIMDATTN_OK);
+            for (size_t i = 0; i < NQ; i++) {
+                size_t last = causal ? i + NK - NQ : NK - 1, best = 0;
+                for (size_t j = 1; j <= last; j++)
+                    if (k[j * D] > k[best * D]) best = j;
+                for (size_t e = 0; e < D; e++)
+                    ck_assert_msg(same_bits(o[i * D + e], v[best * D + e]),
+                                  "%s order=%d causal=%d O[%zu][%zu]=%.9g want V[%zu] = %.9g",
+                                  simdattn_isa_name(ISA), order, causal, i, e, o[i * D + e], best,
+                                  v[best * D + e]);
+            }
+        }
+    free(q); free(k); free(v); free(o);
+}
+END_TEST
+
+/* Rows left with no key only by causality and the mask together: causal
+ * with Nq > Nk (the first rows see nothing) and Nq < Nk, over several
+ * query tiles and KV blocks; the mask removes exactly the keys a chosen
+ * row can see (keys it cannot see stay 0 in the mask).  Those rows must be
+ * +0 exactly, every other row within the oracle's bound, even with a NaN in
+ * a V row that the empty rows' tiles share. */
+START_TEST(forward_empty_rows_combined) {
+    static const size_t SHAPES[][2] = {{100, 300}, {200, 150}, {90, 90}};
+    enum { D = 12 };
+    for (size_t sh = 0; sh < N_OF(SHAPES); sh++)
+        for (int vnan = 0; vnan < 2; vnan++) {
+            size_t nq = SHAPES[sh][0], nk = SHAPES[sh][1];
+            ptrdiff_t shift = (ptrdiff_t)nk - (ptrdiff_t)nq;
+            float *q = malloc(nq * D * sizeof(float)), *k = malloc(nk * D * sizeof(float));
+            float *v = malloc(nk * D * sizeof(float)), *o = malloc(nq * D * sizeof(float));
+            float *mask = malloc(nq * nk * sizeof(float));
+            double *want = malloc(nq * D * sizeof(double)), *tol = malloc(nq * D * sizeof(double));
+            rng r = rng_seed(800 + sh);
+            fill_uniform(&r, q, nq * D, -1, 1);
+            fill_uniform(&r, k, nk * D, -1, 1);
+            fill_uniform(&r, v, nk * D, -1, 1);
+            for (size_t i = 0; i < nq; i++)
+                for (size_t j = 0; j < nk; j++)
+                    mask[i * nk + j] = i % 7 == 3 && (ptrdiff_t)j <= (ptrdiff_t)i + shift
+                                           ? -INFINITY : rng_range(&r, -1, 1);
+            /* NaN in V at the last key: only the last row sees it, but P·V
+             * runs it through every row of the last query tile */
+            size_t nan_key = nk - 1;
+            if (vnan) v[nan_key * D + 5] = NAN;
+            ck_assert_int_eq(run_head(nq, nk, D, q, k, v, mask, o, SIMDATTN_CAUSAL | MODE->flags, ISA),
+                             SIMDATTN_OK);
+            oracle_head oh = {nq, nk, D, 1.0f / sqrtf((float)D), 1, q, D, k, D, v, D,
+                              mask, nk, KV_BLOCK, MODE->ulp};
+            oracle_attention(&oh, want, tol);
+            for (size_t i = 0; i < nq; i++) {
+                int empty = i % 7 == 3 || (ptrdiff_t)i + shift < 0;
+                int sees_nan = vnan && (ptrdiff_t)nan_key <= (ptrdiff_t)i + shift;
+                for (size_t e = 0; e < D; e++) {
+                    float got = o[i * D + e];
+                    if (empty)
+                        ck_assert_msg(same_bits(got, 0.0f), "%s nq=%zu nk=%zu vnan=%d: row %zu not +0",
+                                      simdattn_isa_name(ISA), nq, nk, vnan, i);
+                    else if (sees_nan && e == 5)
+                        ck_assert(isnan(got));
+                    else if (!vnan)
+                        ck_assert_msg(fabs(got - want[i * D + e]) <= tol[i * D + e],
+                                      "%s nq=%zu nk=%zu O[%zu][%zu]=%.9g want %.9g",
+                                      simdattn_isa_name(ISA), nq, nk, i, e, got, want[i * D + e]);
+                }
+            }
+            free(q); free(k); free(v); free(o); free(mask); free(want); free(tol);
+        }
+}
+END_TEST
+
 int main(void) {
     isa_list_init();
     Suite *s = suite_create("forward");
@@ -316,6 +530,9 @@ int main(void) {
     tcase_add_loop_test(tc, forward_tile_edges, 0, modes);
     tcase_add_loop_test(tc, forward_causal_more_queries, 0, modes);
     tcase_add_loop_test(tc, forward_special_values, 0, modes);
+    tcase_add_loop_test(tc, forward_inf_policy, 0, modes);
+    tcase_add_loop_test(tc, forward_huge_logits_blocks, 0, modes);
+    tcase_add_loop_test(tc, forward_empty_rows_combined, 0, modes);
     tcase_add_loop_test(tc, forward_bits_match_scalar, 0, test_isa_count);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -237,6 +237,91 @@ START_TEST(softmax_special_values) {
 }
 END_TEST
 
+static int bits_eq(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+/* Special values in the mask and in S, plain softmax, bit-exact, in every
+ * exp mode: +inf or NaN in the mask turns its row NaN (and only that row);
+ * a -inf logit in S is a removed key, exactly like a -inf mask value. */
+START_TEST(softmax_mask_special_values) {
+    enum { M = 4, N = 37 };
+    float in[M * N], s[M * N], ref[M * N], mask[M * N];
+    rng r = rng_seed(55);
+    fill_uniform(&r, in, M * N, -3, 3);
+    for (size_t j = 0; j < M * N; j++) mask[j] = 0.0f;
+    mask[0 * N + 30] = INFINITY;
+    mask[2 * N + 4] = NAN;
+    mask[3 * N + 17] = -INFINITY; /* reference for row 1's -inf logit */
+    memcpy(s, in, sizeof s);
+    s[1 * N + 17] = -INFINITY;
+    ck_assert_int_eq(simdattn_softmax(ISA, M, N, 0.5f, mask, N, s, N, MODE->flags), SIMDATTN_OK);
+    memcpy(ref, in, sizeof ref);
+    float ref_mask[N];
+    for (size_t j = 0; j < N; j++) ref_mask[j] = j == 17 ? -INFINITY : 0.0f;
+    ck_assert_int_eq(simdattn_softmax(ISA, 1, N, 0.5f, ref_mask, 0, ref + 1 * N, N, MODE->flags),
+                     SIMDATTN_OK);
+    for (size_t j = 0; j < N; j++) {
+        ck_assert_msg(isnan(s[j]) && isnan(s[2 * N + j]), "%s: +inf/NaN mask lost at %zu",
+                      simdattn_isa_name(ISA), j);
+        ck_assert_msg(bits_eq(s[N + j], ref[N + j]), "%s: -inf logit is not a removed key at %zu",
+                      simdattn_isa_name(ISA), j);
+        ck_assert(isfinite(s[3 * N + j]));
+    }
+    ck_assert(s[N + 17] == 0.0f && s[3 * N + 17] == 0.0f);
+}
+END_TEST
+
+/* The online state under special values, in every exp mode, over three
+ * blocks of 37 keys (scale 1, bit-exact):
+ *   row 0  maxima 1e30 apart, rising per block: every exp is exactly 0 or
+ *          1, so α = 0 at each new max, the final S has a single 1, and
+ *          row_sum is exactly 1 (no Inf/NaN from the huge logits);
+ *   row 1  a NaN in block 0: row_sum is NaN from then on;
+ *   row 2  +inf in the mask of block 1: row_sum NaN from then on;
+ *   row 3  fully masked in blocks 0 and 2: (-inf, 0) after block 0, α = 0
+ *          exactly when block 1 brings live keys, α = 1 and an unchanged
+ *          row_sum after block 2. */
+START_TEST(softmax_online_special_values) {
+    enum { M = 4, N = 37, BLOCKS = 3 };
+    float s[M * N], mask[M * N], mx[M], sum[M], al[M], sum_after1 = 0;
+    rng r = rng_seed(66);
+    for (size_t i = 0; i < M; i++) { mx[i] = -INFINITY; sum[i] = 0.0f; }
+    for (int b = 0; b < BLOCKS; b++) {
+        fill_uniform(&r, s, M * N, -2, 2);
+        for (size_t j = 0; j < M * N; j++) mask[j] = 0.0f;
+        for (size_t j = 0; j < N; j++) s[j] = j == 5 ? (float)(b + 1) * 1e30f : -1e30f;
+        if (b == 0) s[N + 9] = NAN;
+        if (b == 1) mask[2 * N + 36] = INFINITY;
+        if (b != 1)
+            for (size_t j = 0; j < N; j++) mask[3 * N + j] = -INFINITY;
+        ck_assert_int_eq(simdattn_softmax_online(ISA, M, N, 1.0f, mask, N, s, N, mx, sum, al,
+                                                 MODE->flags),
+                         SIMDATTN_OK);
+        const char *isa = simdattn_isa_name(ISA);
+        ck_assert_msg(al[0] == 0.0f && sum[0] == 1.0f && mx[0] == (float)(b + 1) * 1e30f,
+                      "%s block %d: huge logits α=%g sum=%g", isa, b, al[0], sum[0]);
+        for (size_t j = 0; j < N; j++)
+            ck_assert_msg(bits_eq(s[j], j == 5 ? 1.0f : 0.0f), "%s block %d: S[0][%zu]=%g",
+                          isa, b, j, s[j]);
+        ck_assert_msg(isnan(sum[1]), "%s block %d: NaN logit left row_sum %g", isa, b, sum[1]);
+        ck_assert_msg(b == 0 || isnan(sum[2]), "%s block %d: +inf mask left row_sum %g", isa, b,
+                      sum[2]);
+        if (b == 0)
+            ck_assert(mx[3] == -INFINITY && bits_eq(sum[3], 0.0f) && bits_eq(al[3], 0.0f));
+        if (b == 1) {
+            ck_assert_msg(bits_eq(al[3], 0.0f) && isfinite(sum[3]) && sum[3] >= 1.0f,
+                          "%s: first live block α=%g sum=%g", isa, al[3], sum[3]);
+            sum_after1 = sum[3];
+        }
+        if (b == 2) {
+            ck_assert_msg(al[3] == 1.0f && bits_eq(sum[3], sum_after1),
+                          "%s: fully masked later block α=%g sum=%g", isa, al[3], sum[3]);
+            for (size_t j = 0; j < N; j++)
+                ck_assert(bits_eq(s[3 * N + j], 0.0f));
+        }
+    }
+}
+END_TEST
+
 /* exp itself at its edges, in every exp mode, through softmax_online with
  * row_max preset to 0 ≥ every x (the kernel's shift is then 0, and it stores
  * S_j = exp(x_j)), each value at every lane position of a 16-wide vector
@@ -448,6 +533,8 @@ int main(void) {
     tcase_add_loop_test(tc, softmax_matches_oracle, 0, test_isa_count * EXP_MODE_COUNT);
     tcase_add_loop_test(tc, softmax_online_matches_plain, 0, test_isa_count * EXP_MODE_COUNT);
     tcase_add_loop_test(tc, softmax_special_values, 0, test_isa_count * EXP_MODE_COUNT);
+    tcase_add_loop_test(tc, softmax_mask_special_values, 0, test_isa_count * EXP_MODE_COUNT);
+    tcase_add_loop_test(tc, softmax_online_special_values, 0, test_isa_count * EXP_MODE_COUNT);
     tcase_add_loop_test(tc, exp_special_values, 0, test_isa_count * EXP_MODE_COUNT);
     tcase_add_loop_test(tc, pv_matches_oracle, 0, test_isa_count);
     tcase_add_loop_test(tc, stages_bit_identical_to_scalar, 0, test_isa_count);

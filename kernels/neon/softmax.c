@@ -42,7 +42,9 @@
 #include "helpers.h"
 #include "internal.h"
 
-/* Which exp: a constant in every instantiation of the kernels' bodies. */
+/* Which exp: a constant in every instantiation of the kernels' bodies.
+ * SLEEF is called by name, never through a function pointer (clang
+ * rejects converting SLEEF 3.5.1's const-qualified return types). */
 enum { EXP_U10, EXP_FINZ, EXP_POLY };
 
 SA_INLINE float32x4_t vexp(const int kind, float32x4_t x) {
