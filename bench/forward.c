@@ -4,6 +4,9 @@
  *   forward/<isa>/P64        1 head, Nq = Nk = 1024, d = 64
  *   forward/<isa>/P128       1 head, Nq = Nk = 2048, d = 128
  *   forward/<isa>/P128c      P128, causal
+ *   forward/<isa>/P64-fastexp, P128-fastexp, P128c-fastexp
+ *                            the same with SIMDATTN_FAST_EXP (the inlined
+ *                            polynomial exp instead of SLEEF's call)
  *   forward/<isa>/D128       decode: 32 query heads over 8 KV heads (GQA),
  *                            Nq = 1, Nk = 4096, d = 128
  *   forward/<isa>/N<n>_d<d>  1 head, Nq = Nk = n: a head_dim sweep at
@@ -34,13 +37,17 @@ static const workload named[] = {
     {"P128", 1, 1, 2048, 2048, 128, 0, 0},
     {"P128c", 1, 1, 2048, 2048, 128, SIMDATTN_CAUSAL, 0},
     {"D128", 32, 8, 1, 4096, 128, 0, 1},
+    {"P64-fastexp", 1, 1, 1024, 1024, 64, SIMDATTN_FAST_EXP, 0},
+    {"P128-fastexp", 1, 1, 2048, 2048, 128, SIMDATTN_FAST_EXP, 0},
+    {"P128c-fastexp", 1, 1, 2048, 2048, 128, SIMDATTN_CAUSAL | SIMDATTN_FAST_EXP, 0},
 };
 static const size_t dim_sweep[] = {32, 64, 80, 96, 128, 256};
 enum { DIM_SWEEP_N = 1024, SEQ_SWEEP_D = 128 };
 static const size_t seq_sweep[] = {128, 256, 512, 1024, 2048, 4096, 8192, 16384};
 /* The scalar reference runs near 1 GFLOP/s: N = 4096 at d = 128 is already
- * 8.6 GFLOP a call, so its sequence sweep stops at 2048 to keep the suite
- * short (every vector ISA runs the whole sweep). */
+ * 8.6 GFLOP a call, so its sequence sweep stops at 2048, and it skips the
+ * -fastexp workloads (its fast exp is a reference for the tests, not a
+ * speed path), to keep the suite short (every vector ISA runs them all). */
 enum { SCALAR_MAX_N = 2048 };
 
 typedef struct fwd_arg {
@@ -174,7 +181,8 @@ void sab_register_forward(void) {
     int n = sab_isas(isas);
     for (int i = 0; i < n; i++) {
         for (size_t k = 0; k < sizeof named / sizeof named[0]; k++)
-            add(isas[i], named[k]);
+            if (isas[i] != SIMDATTN_ISA_SCALAR || !(named[k].flags & SIMDATTN_FAST_EXP))
+                add(isas[i], named[k]);
         for (size_t k = 0; k < sizeof dim_sweep / sizeof dim_sweep[0]; k++)
             add(isas[i], (workload){NULL, 1, 1, DIM_SWEEP_N, DIM_SWEEP_N,
                                     dim_sweep[k], 0, 0});

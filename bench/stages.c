@@ -5,6 +5,7 @@
  * raw kernel table, as the forward does, so no argument checking is timed.
  *   qk/<isa>/m84n128d128       S = Q·Kᵀ on K packed once in setup
  *   softmax/<isa>/m84n128      online softmax of one key block, in place
+ *   softmax/<isa>/m84n128-fastexp   the same with SIMDATTN_FAST_EXP
  *   pv/<isa>/m84n128d128       O = α⊙O + P·V
  * Flops: Q·Kᵀ and P·V 2·m·n·d (the α scaling, 1/n of P·V, is not
  * counted); softmax counts 5 per logit (scale, max, subtract, exp, sum),
@@ -93,14 +94,22 @@ static void *softmax_setup(const void *arg) {
     return c;
 }
 
-static const char *softmax_run(void *ctx) {
-    stage_ctx *c = ctx;
+static void softmax_block(stage_ctx *c, unsigned flags) {
     for (int i = 0; i < MB; i++) { /* a fresh row state: first key block */
         c->row_max[i] = -INFINITY;
         c->row_sum[i] = 0.0f;
     }
     c->t->softmax_online(MB, NB, 1.0f / sqrtf((float)D), NULL, 0, c->a, NB,
-                         c->row_max, c->row_sum, c->alpha, 0);
+                         c->row_max, c->row_sum, c->alpha, flags);
+}
+
+static const char *softmax_run(void *ctx) {
+    softmax_block(ctx, 0);
+    return NULL;
+}
+
+static const char *softmax_fastexp_run(void *ctx) {
+    softmax_block(ctx, SIMDATTN_FAST_EXP);
     return NULL;
 }
 
@@ -151,6 +160,13 @@ void sab_register_stages(void) {
                             .flops = (double)SOFTMAX_FLOPS_PER_LOGIT * MB * NB,
                             .flop_peak = sab_fma_peak(isas[i]),
                             .label = "online; 5 flop/logit, exp as 1"});
+        snprintf(name, sizeof name, "softmax/%s/m%dn%d-fastexp", isa, MB, NB);
+        sab_add(&(sab_case){.name = name, .setup = softmax_setup,
+                            .run = softmax_fastexp_run, .teardown = stage_teardown,
+                            .arg = &isas[i],
+                            .flops = (double)SOFTMAX_FLOPS_PER_LOGIT * MB * NB,
+                            .flop_peak = sab_fma_peak(isas[i]),
+                            .label = "online, SIMDATTN_FAST_EXP; 5 flop/logit"});
         snprintf(name, sizeof name, "pv/%s/m%dn%dd%d", isa, MB, NB, D);
         sab_add(&(sab_case){.name = name, .setup = pv_setup, .run = pv_run,
                             .teardown = stage_teardown, .arg = &isas[i],

@@ -124,8 +124,8 @@ static simdattn_status check_softmax(size_t m, size_t n, float scale,
                                      sa_span *sm) {
     simdattn_status st;
     sm->lo = sm->hi = 0;
-    if (m == 0 || n == 0 || bad_scale(scale) ||
-        (flags & ~SIMDATTN_DETERMINISTIC) != 0)
+    if (m == 0 || n == 0 || bad_scale(scale) || (flags & ~SA_EXP_FLAGS) != 0 ||
+        !sa_exp_flags_valid(flags))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     if ((st = check_matrix(s, m, n, lds, ss)) != SIMDATTN_OK)
         return st;

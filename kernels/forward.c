@@ -162,7 +162,7 @@ typedef struct plan {
     float scale, cap;   /* resolved scale; cap 0 = no soft-capping */
     ptrdiff_t window;   /* 0 = none; clamped to q_len + kv_len (no-op) */
     int causal;
-    unsigned det;       /* flags passed to the softmax/softcap kernels */
+    unsigned xflags;    /* SA_EXP_FLAGS bits for the softmax/softcap kernels */
     size_t ldacc;       /* row stride of Õ: d_v rounded up to whole lines */
     size_t kp_floats, s_floats, acc_floats, row_floats, ws_floats;
     sa_span in[6], out; /* q, k, v, mask, key_mask, kv_lens; o */
@@ -175,7 +175,8 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl) {
     if (!d->batch || !d->q_heads || !d->kv_heads || !d->q_len ||
         !d->kv_len || !d->head_dim || d->q_heads % d->kv_heads != 0)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    if ((d->flags & ~(SIMDATTN_CAUSAL | SIMDATTN_DETERMINISTIC)) != 0)
+    if ((d->flags & ~(SIMDATTN_CAUSAL | SA_EXP_FLAGS)) != 0 ||
+        !sa_exp_flags_valid(d->flags))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     if (!isfinite(d->scale) || d->scale < 0.0f || !isfinite(d->softcap) ||
         d->softcap < 0.0f)
@@ -263,7 +264,7 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl) {
     pl->cap = d->softcap;
     pl->window = (ptrdiff_t)(d->window < nq + nk ? d->window : nq + nk);
     pl->causal = (d->flags & SIMDATTN_CAUSAL) != 0;
-    pl->det = d->flags & SIMDATTN_DETERMINISTIC;
+    pl->xflags = d->flags & SA_EXP_FLAGS;
     size_t kp = simdattn_packed_k_size(t, nk, dk);
     if (kp == 0)
         ovf = 1;
@@ -406,7 +407,8 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
             t->qk(mb, nb, dk, qt_rows, d->q.stride_seq, kp + (j0 - k0) * dk,
                   s, NB);
             if (pl->cap > 0.0f)
-                t->softcap(mb, nb, pl->scale, pl->cap, s, NB, pl->det);
+                t->softcap(mb, nb, pl->scale, pl->cap, s, NB,
+                           pl->xflags & SIMDATTN_DETERMINISTIC);
             if ((ptrdiff_t)j0 < rk.lo_max || (ptrdiff_t)(j0 + nb) > rk.hi_min)
                 mask_outside(pl, len, q0, mb, j0, nb, s);
             if (kept < nb)
@@ -416,7 +418,7 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
                             s[i * NB + j] = -INFINITY;
             t->softmax_online(mb, nb, sm_scale, mh ? mh + j0 : NULL,
                               d->mask.stride_seq, s, NB, row_max, row_sum,
-                              alpha, pl->det);
+                              alpha, pl->xflags);
             t->pv(mb, nb, dv, s, NB, vh + j0 * d->v.stride_seq,
                   d->v.stride_seq, alpha, acc, pl->ldacc);
         }

@@ -38,6 +38,14 @@
 #include "isa.inc"
 #undef SA_ISA
 
+/* Flags a softmax kernel accepts, and the rule both checked entry points
+ * (api.c, forward.c) apply: SIMDATTN_FAST_EXP and SIMDATTN_DETERMINISTIC
+ * each choose the exp, so they exclude each other. */
+#define SA_EXP_FLAGS (SIMDATTN_DETERMINISTIC | SIMDATTN_FAST_EXP)
+static inline int sa_exp_flags_valid(unsigned flags) {
+    return (flags & SA_EXP_FLAGS) != SA_EXP_FLAGS;
+}
+
 /* The ops of kernels/extra.inc: one function type per op (the contracts
  * are those of the simdattn_kernels members of the same name), and a
  * declaration for each set that implements it. */

@@ -64,7 +64,7 @@ min_time=()
 if [ "$quick" = 1 ]; then
     min_time=(--benchmark_min_time=0.05)
     [ -n "$filter" ] ||
-        filter='^peak/|^(qk|softmax|pv)/|^forward/[^/]+/(P64|P128|P128c|D128|N(256|1024|4096|8192)_d128)$'
+        filter='^peak/|^(qk|softmax|pv)/|^forward/[^/]+/((P64|P128|P128c)(-fastexp)?|D128|N(256|1024|4096|8192)_d128)$'
 fi
 filter_flag=()
 [ -z "$filter" ] || filter_flag=(--benchmark_filter="$filter")

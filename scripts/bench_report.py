@@ -30,9 +30,10 @@ def row_order(key):
         return (0, 0, 0, key)
     if kernel in ("qk", "softmax", "pv"):
         return (1, ("qk", "softmax", "pv").index(kernel), 0, key)
-    if not m:
+    if not m:  # a named workload, its -fastexp variant right below it
         named = ["P64", "P128", "P128c", "D128"]
-        return (2, named.index(work) if work in named else 9, 0, key)
+        base, _, variant = work.partition("-")
+        return (2, named.index(base) if base in named else 9, 1 if variant else 0, key)
     n, d = int(m.group(1)), int(m.group(2))
     return (3, 0, d, key) if n == 1024 else (4, 0, n, key)
 

@@ -43,7 +43,14 @@ record=0 # re-record the accuracy baseline in this part (native, cross)
 
 run_meson_tests() { # build-dir [meson test args...]
     local dir=$1; shift
-    ninja -C "$dir" >"$dir/test-build.log" 2>&1 || { cat "$dir/test-build.log"; return 1; }
+    # a failed build replaces the last run's test log with one failed
+    # "build" entry, so the final tally cannot count stale results
+    ninja -C "$dir" >"$dir/test-build.log" 2>&1 || {
+        cat "$dir/test-build.log"
+        mkdir -p "$dir/meson-logs"
+        echo '{"name": "build", "result": "FAIL"}' >"$dir/meson-logs/testlog.json"
+        return 1
+    }
     if [ "$record" = 1 ]; then
         meson test -C "$dir" --no-rebuild "$@" accuracy --test-args=--write-baseline \
             >/dev/null 2>&1

@@ -16,20 +16,23 @@
  *              + 4·cap·FLT_TRUE_MIN            y/cap or t subnormal
  *            (tanh' = 1 − t² ≤ 1, so the error of y passes through at
  *             most unchanged; the softmax then scales by 1, exactly)
- *   exp    η_j = expm1(δ_j + max_k δ_k + u·|x_j − m|) + 2u
+ *   exp    η_j = expm1(δ_j + max_k δ_k + u·|x_j − m|) + 2u·k
  *                (argument error: own logit, the max, the subtraction;
- *                 then ≤ 1 ULP = 2u relative for SLEEF u10 and glibc)
+ *                 then ≤ k ULP ≤ 2u·k relative: k = 1 for SLEEF u10 and
+ *                 glibc, SIMDATTN_FAST_EXP_ULP for the fast exp; exp_ulp)
  *   common ε  = max_j η_j        the normaliser Σe inherits the worst term
  *             + γ_n              summing n positive terms
- *             + blocks·4u + u·R  per KV block: α = exp(Δm) (2u + u|Δm|,
+ *             + blocks·(2u·k + 2u) + u·R
+ *                                per KV block: α = exp(Δm) (2u·k + u|Δm|,
  *                                Σ|Δm| ≤ R = m − min visible x) and the
  *                                α·Õ, α·l roundings
  *             + γ_(n+2·blocks)   P·V accumulation, incl. rescales
  *             + 2u               1/l and the final multiply
- *   bound_c = Σ_j w_j |v_jc| (η_j + ε) + 2·FLT_TRUE_MIN·Σ_j(1 + |v_jc|)
- *                                (exp results and P·V products in the
- *                                subnormal range lose absolute, not
- *                                relative, accuracy; l ≥ 1 divides them)
+ *   bound_c = Σ_j w_j |v_jc| (η_j + ε) + (k + 1)·FLT_TRUE_MIN·Σ_j(1 + |v_jc|)
+ *                                (exp results, k ULPs of 2^-149 there, and
+ *                                P·V products in the subnormal range lose
+ *                                absolute, not relative, accuracy; l ≥ 1
+ *                                divides them)
  * Here n counts the keys of the row's whole interval (computed blocks may
  * hold removed keys, which add exact zeros but still count as terms) and
  * blocks = ⌈nk/block⌉ (+1 with a window, whose tiles start their blocks
@@ -70,6 +73,8 @@ static int visible(const oracle_head *h, size_t i, size_t j) {
 
 void oracle_attention(const oracle_head *h, double *o, double *bound) {
     const double u = U_F32;
+    /* exp_ulp 0 (an initializer that leaves it out) means 1 ULP */
+    const double k_exp = h->exp_ulp > 0 ? h->exp_ulp : 1.0;
     const size_t dv = h->dv ? h->dv : h->d, nk = h->nk;
     double *x = malloc((nk + 1) * sizeof(double));
     double *delta = malloc((nk + 1) * sizeof(double));
@@ -114,20 +119,21 @@ void oracle_attention(const oracle_head *h, double *o, double *bound) {
         for (size_t j = first; j <= last; j++) {
             w[j] = x[j] == -INFINITY ? 0.0 : exp(x[j] - mx);
             sum += w[j];
-            double eta = expm1(delta[j] + dmax + u * fabs(x[j] - mx)) + 2 * u;
+            double eta = expm1(delta[j] + dmax + u * fabs(x[j] - mx)) + 2 * u * k_exp;
             if (w[j] > 0 && eta > eta_max)
                 eta_max = eta;
         }
         /* a window's tiles start their blocks off the block grid */
         size_t blocks = (nk + h->block - 1) / h->block + (h->window != 0);
-        double eps = eta_max + gamma_n((double)span) + blocks * 4 * u +
+        double eps = eta_max + gamma_n((double)span) +
+                     blocks * (2 * u * k_exp + 2 * u) +
                      u * (mx - mn) + gamma_n((double)(span + 2 * blocks)) +
                      2 * u;
         for (size_t j = first; j <= last; j++) {
             if (x[j] == -INFINITY)
                 continue;
             double wj = w[j] / sum;
-            double eta = expm1(delta[j] + dmax + u * fabs(x[j] - mx)) + 2 * u;
+            double eta = expm1(delta[j] + dmax + u * fabs(x[j] - mx)) + 2 * u * k_exp;
             const float *vr = h->v + j * h->ldv;
             /* With logits so large that η is infinite, a weight that
              * underflowed to 0 says nothing (0·∞): that key's term is
@@ -137,7 +143,7 @@ void oracle_attention(const oracle_head *h, double *o, double *bound) {
                 double av = fabs((double)vr[c]);
                 orow[c] += wj * vr[c];
                 brow[c] += (isinf(rel) ? (av == 0 ? 0 : INFINITY) : wj * av * rel) +
-                           2 * FLT_TRUE_MIN * (1.0 + av);
+                           (k_exp + 1) * FLT_TRUE_MIN * (1.0 + av);
             }
         }
     }
@@ -150,17 +156,21 @@ void oracle_attention(const oracle_head *h, double *o, double *bound) {
  * Softmax kernels, per probability p_j of a row, with δ_j the error of the
  * fp32 logit fl(fl(scale·s_j) + mask_j) and m the row maximum:
  *   logit  δ_j = u·|scale·s_j| + u·|x_j|      scale multiply, mask add
- *   exp    η_j = expm1(δ_j + max_k δ_k + u·|x_j − m|) + 2u
- *                (own logit, the shift, the subtraction; then 1 ULP)
- *   |p̂_j − p_j| ≤ p_j (η_j + max_k η_k + γ_n + 2u) + 2·FLT_TRUE_MIN
+ *   exp    η_j = expm1(δ_j + max_k δ_k + u·|x_j − m|) + 2u·k
+ *                (own logit, the shift, the subtraction; then k ULP)
+ *   |p̂_j − p_j| ≤ p_j (η_j + max_k η_k + γ_n + 2u) + (k + 1)·FLT_TRUE_MIN
  *                (normaliser: worst term plus the n-term sum; 1/Σ and the
- *                 multiply; absolute slack for results that underflow)
- * Online, fed in B blocks, adds p_j (4u·B + u·R): per block α = exp(Δm)
- * (exp 2u, its argument, the α·l rounding) and Σ|Δm| ≤ R = max − min of
- * the live logits.
+ *                 multiply; absolute slack for results that underflow: k
+ *                 ULPs of 2^-149 from exp, divided by Σ ≥ 1, and half of
+ *                 one from the multiply)
+ * Online, fed in B blocks, adds p_j ((2u·k + 2u)·B + u·R): per block
+ * α = exp(Δm) (exp 2u·k, its argument, the α·l rounding) and
+ * Σ|Δm| ≤ R = max − min of the live logits.  k = exp_ulp: 1 for SLEEF u10
+ * and glibc, SIMDATTN_FAST_EXP_ULP for the fast exp.
  */
 double oracle_softmax_row(size_t n, float scale, const float *s,
-                          const float *mrow, double *p, double *eta) {
+                          const float *mrow, double exp_ulp, double *p,
+                          double *eta) {
     const double u = U_F32;
     double mx = -INFINITY, dmax = 0, sum = 0, eta_max = 0;
     for (size_t j = 0; j < n; j++) { /* p holds x until the exponentials */
@@ -176,7 +186,7 @@ double oracle_softmax_row(size_t n, float scale, const float *s,
         double x = p[j], dl = u * fabs((double)s[j] * scale) + u * fabs(x);
         p[j] = mx != -INFINITY && x != -INFINITY ? exp(x - mx) : 0.0;
         sum += p[j];
-        eta[j] = p[j] > 0 ? expm1(dl + dmax + u * fabs(x - mx)) + 2 * u : 0;
+        eta[j] = p[j] > 0 ? expm1(dl + dmax + u * fabs(x - mx)) + 2 * u * exp_ulp : 0;
         if (eta[j] > eta_max) eta_max = eta[j];
     }
     for (size_t j = 0; j < n; j++)
@@ -185,12 +195,12 @@ double oracle_softmax_row(size_t n, float scale, const float *s,
 }
 
 double oracle_softmax_bound(double p, double eta, double eta_max, size_t n,
-                            size_t blocks, double range) {
+                            size_t blocks, double range, double exp_ulp) {
     const double u = U_F32;
     if (eta_max < 0)
         return 0.0; /* fully masked row: exact zeros */
     double rel = eta + eta_max + gamma_n((double)n) + 2 * u;
     if (blocks)
-        rel += blocks * 4 * u + u * range;
-    return p * rel + 2 * FLT_TRUE_MIN;
+        rel += blocks * (2 * u * exp_ulp + 2 * u) + u * range;
+    return p * rel + (exp_ulp + 1) * FLT_TRUE_MIN;
 }

@@ -22,6 +22,8 @@ typedef struct oracle_head {
     float softcap;     /* cap > 0: logit y becomes cap·tanh(y/cap) */
     size_t window;     /* W > 0: causal p − W < j, else |p − j| < W */
     const unsigned char *keep; /* NULL, or key j visible only if keep[j] */
+    double exp_ulp;    /* the exp's error bound in ULPs (exp_mode.ulp);
+                          0 means 1 (SLEEF u10, glibc) */
 } oracle_head;
 
 /* o and bound: nq×dv, row-major.  A row with no visible key gets o = 0 and
@@ -34,15 +36,18 @@ double oracle_dot(const float *a, const float *b, size_t n, double *abs_sum);
 /* Softmax of one row from a softmax kernel's own fp32 inputs: with
  * x_j = scale·s_j + mrow_j exact in double (mrow may be NULL),
  * p_j = e^(x_j − max x) / Σ.  eta[j] gets the relative error bound of the
- * kernel's e_j (derivation in oracle.c).  Returns max_j eta[j], or −1 when
- * every key is masked (p = 0: the kernel must return exact zeros). */
+ * kernel's e_j (derivation in oracle.c), its exp being within exp_ulp
+ * ULPs.  Returns max_j eta[j], or −1 when every key is masked (p = 0: the
+ * kernel must return exact zeros). */
 double oracle_softmax_row(size_t n, float scale, const float *s,
-                          const float *mrow, double *p, double *eta);
+                          const float *mrow, double exp_ulp, double *p,
+                          double *eta);
 
 /* Bound on |p̂_j − p_j| for a row of n keys fed to a softmax kernel in
  * `blocks` online blocks (0: the plain kernel), `range` being max − min of
- * its live logits; eta_max is oracle_softmax_row's return value. */
+ * its live logits, its exp within exp_ulp ULPs; eta_max is
+ * oracle_softmax_row's return value. */
 double oracle_softmax_bound(double p, double eta, double eta_max, size_t n,
-                            size_t blocks, double range);
+                            size_t blocks, double range, double exp_ulp);
 
 #endif

@@ -9,7 +9,6 @@
 
 #include "util.h"
 
-#define ISA test_isas[_i]
 
 /* An ISA value that is valid but cannot run here (always exists: the list
  * holds ISAs of two architectures). */
@@ -136,9 +135,13 @@ START_TEST(softmax_arguments) {
     EXPECT(simdattn_softmax(isa, 2, 0, 1.0f, NULL, 0, out, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, out, 3, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
     for (unsigned bit = 1; bit; bit <<= 1)
-        if (bit != SIMDATTN_DETERMINISTIC)
+        if (bit != SIMDATTN_DETERMINISTIC && bit != SIMDATTN_FAST_EXP)
             EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, out, 4, bit),
                    SIMDATTN_ERR_INVALID_ARGUMENT);
+    /* each of these two names the exp: together they contradict */
+    EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, out, 4,
+                            SIMDATTN_FAST_EXP | SIMDATTN_DETERMINISTIC),
+           SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, NULL, 4, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(simdattn_softmax(isa, 3, 4, 1.0f, NULL, 0, out, big, 0), SIMDATTN_ERR_SIZE_OVERFLOW);
     EXPECT(simdattn_softmax(isa, 2, 4, 1.0f, NULL, 0, out, wrap - 4, 0), SIMDATTN_ERR_SIZE_OVERFLOW);
@@ -151,6 +154,11 @@ START_TEST(softmax_arguments) {
     poison();
     for (int i = 0; i < 8; i++) out[i] = (float)i;
     ck_assert_int_eq(simdattn_softmax(isa, 2, 4, -0.0f, mk, 0, out, 4, 0), SIMDATTN_OK);
+    for (int i = 0; i < 8; i++) ck_assert(out[i] == 0.25f);
+    ck_assert(is_canary(out[8]));
+    for (int i = 0; i < 8; i++) out[i] = (float)i;
+    ck_assert_int_eq(simdattn_softmax(isa, 2, 4, -0.0f, mk, 0, out, 4, SIMDATTN_FAST_EXP),
+                     SIMDATTN_OK);
     for (int i = 0; i < 8; i++) ck_assert(out[i] == 0.25f);
     ck_assert(is_canary(out[8]));
 }
@@ -169,6 +177,7 @@ START_TEST(online_arguments) {
     rs[0] = rs[1] = 0;
     for (int i = 0; i < 8; i++) s[i] = 0;
     ck_assert_int_eq(ONLINE(mk, 4, s, rm, rs, al, 0), SIMDATTN_OK);
+    ck_assert_int_eq(ONLINE(mk, 4, s, rm, rs, al, SIMDATTN_FAST_EXP), SIMDATTN_OK);
     EXPECT(ONLINE(NULL, 0, s, NULL, rs, al, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(ONLINE(NULL, 0, s, rm, NULL, al, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(ONLINE(NULL, 0, s, rm, rs, NULL, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
@@ -186,7 +195,9 @@ START_TEST(online_arguments) {
     EXPECT(ONLINE(out + 39, 0, s, out + 40, rs, al, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(ONLINE(out + 48, 4, s, rm, out + 52, al, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(ONLINE(out + 60, 0, s, rm, rs, out + 62, 0), SIMDATTN_ERR_INVALID_ARGUMENT);
-    EXPECT(ONLINE(NULL, 0, s, rm, rs, al, 4), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(ONLINE(NULL, 0, s, rm, rs, al, 8), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(ONLINE(NULL, 0, s, rm, rs, al, SIMDATTN_FAST_EXP | SIMDATTN_DETERMINISTIC),
+           SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(simdattn_softmax_online(isa, 2, 4, NAN, NULL, 0, s, 4, rm, rs, al, 0),
            SIMDATTN_ERR_INVALID_ARGUMENT);
     EXPECT(simdattn_softmax_online(isa, 0, 4, 1.0f, NULL, 0, s, 4, rm, rs, al, 0),
@@ -291,6 +302,9 @@ START_TEST(forward_arguments) {
     poison();
     ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
     ck_assert(!is_canary(out[31]) && is_canary(out[32]));
+    d.flags = SIMDATTN_CAUSAL | SIMDATTN_FAST_EXP;
+    ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+    d.flags = 0;
 
 #define BAD(field_change, code)                                              \
     do {                                                                     \
@@ -314,8 +328,11 @@ START_TEST(forward_arguments) {
     BAD((b.q_heads = 3, b.kv_heads = 2), SIMDATTN_ERR_INVALID_ARGUMENT);
     BAD(b.kv_heads = 4, SIMDATTN_ERR_INVALID_ARGUMENT); /* more KV than Q heads */
     for (unsigned bit = 1; bit; bit <<= 1)
-        if (bit != SIMDATTN_CAUSAL && bit != SIMDATTN_DETERMINISTIC)
+        if (bit != SIMDATTN_CAUSAL && bit != SIMDATTN_DETERMINISTIC && bit != SIMDATTN_FAST_EXP)
             BAD(b.flags = bit | SIMDATTN_CAUSAL, SIMDATTN_ERR_INVALID_ARGUMENT);
+    BAD(b.flags = SIMDATTN_FAST_EXP | SIMDATTN_DETERMINISTIC, SIMDATTN_ERR_INVALID_ARGUMENT);
+    BAD(b.flags = SIMDATTN_CAUSAL | SIMDATTN_FAST_EXP | SIMDATTN_DETERMINISTIC,
+        SIMDATTN_ERR_INVALID_ARGUMENT);
     BAD(b.scale = NAN, SIMDATTN_ERR_INVALID_ARGUMENT);
     BAD(b.scale = -0.5f, SIMDATTN_ERR_INVALID_ARGUMENT);
     BAD(b.scale = -FLT_TRUE_MIN, SIMDATTN_ERR_INVALID_ARGUMENT);

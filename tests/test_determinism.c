@@ -5,7 +5,8 @@
  *    every ISA (simdattn.h, "Numerical policy");
  *  - softmax, softmax_online and forward with SIMDATTN_DETERMINISTIC: the
  *    canonical 16-lane row sum (kernels/scalar/softmax.c) and SLEEF's finz
- *    exp, the same bits on every ISA.
+ *    exp, the same bits on every ISA; and with SIMDATTN_FAST_EXP, whose exp
+ *    is the same operations on every ISA (kernels/fastexp.h).
  * Shapes are odd on purpose (n, d, dv not multiples of 4, 8 or 16, rows
  * around every register block), with masks, causal and not, and several
  * KV blocks in the forward.  Whole buffers are compared, gaps included,
@@ -23,8 +24,9 @@
 
 #include "util.h"
 
-#define ISA test_isas[_i]
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+/* The softmax and forward tests loop over ISA × these two flags. */
+#define SAME_BITS_FLAGS (_i / test_isa_count ? SIMDATTN_FAST_EXP : SIMDATTN_DETERMINISTIC)
 
 static float *filled(size_t n) {
     float *p = malloc((n ? n : 1) * sizeof(float));
@@ -150,10 +152,11 @@ START_TEST(softmax_det_bitwise) {
             float *mask = make_mask(&r, mode, m, n, &ldm);
             float *ref = copy(s, m * lds);
             ck_assert_int_eq(simdattn_softmax(ISA, m, n, scale, mask, ldm, s, lds,
-                                              SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
+                                              SAME_BITS_FLAGS), SIMDATTN_OK);
             ck_assert_int_eq(simdattn_softmax(SIMDATTN_ISA_SCALAR, m, n, scale, mask, ldm, ref,
-                                              lds, SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
-            snprintf(what, sizeof what, "softmax n=%zu mask mode %d", n, mode);
+                                              lds, SAME_BITS_FLAGS), SIMDATTN_OK);
+            snprintf(what, sizeof what, "softmax flags %u n=%zu mask mode %d", SAME_BITS_FLAGS,
+                     n, mode);
             same_bits(ISA, s, ref, m * lds, what);
             free(s); free(mask); free(ref);
         }
@@ -201,15 +204,17 @@ START_TEST(softmax_online_det_bitwise) {
             size_t nb = n - j0 < BLK[a] ? n - j0 : BLK[a];
             ck_assert_int_eq(simdattn_softmax_online(ISA, m, nb, scale, mask + j0, ldm,
                                                      s + j0, n, st[0], st[1], st[2],
-                                                     SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
+                                                     SAME_BITS_FLAGS), SIMDATTN_OK);
             ck_assert_int_eq(simdattn_softmax_online(SIMDATTN_ISA_SCALAR, m, nb, scale,
                                                      mask + j0, ldm, ref + j0, n, rt[0],
-                                                     rt[1], rt[2], SIMDATTN_DETERMINISTIC),
+                                                     rt[1], rt[2], SAME_BITS_FLAGS),
                              SIMDATTN_OK);
-            snprintf(what, sizeof what, "softmax_online block %zu at %zu: S", BLK[a], j0);
+            snprintf(what, sizeof what, "softmax_online flags %u block %zu at %zu: S",
+                     SAME_BITS_FLAGS, BLK[a], j0);
             same_bits(ISA, s, ref, m * n, what);
-            snprintf(what, sizeof what, "softmax_online block %zu at %zu: max, sum, alpha",
-                     BLK[a], j0);
+            snprintf(what, sizeof what,
+                     "softmax_online flags %u block %zu at %zu: max, sum, alpha",
+                     SAME_BITS_FLAGS, BLK[a], j0);
             same_bits(ISA, st[0], rt[0], 3 * m, what);
         }
         free(s); free(mask); free(ref);
@@ -245,7 +250,7 @@ START_TEST(forward_det_bitwise) {
             simdattn_forward_desc d = {0};
             d.batch = c.batch; d.q_heads = c.hq; d.kv_heads = c.hk;
             d.q_len = c.nq; d.kv_len = c.nk; d.head_dim = c.d;
-            d.flags = SIMDATTN_DETERMINISTIC | (causal ? SIMDATTN_CAUSAL : 0);
+            d.flags = SAME_BITS_FLAGS | (causal ? SIMDATTN_CAUSAL : 0);
             d.q = (simdattn_tensor){q, c.hq * c.nq * c.d, c.nq * c.d, c.d};
             d.k = (simdattn_tensor){k, c.hk * c.nk * c.d, c.nk * c.d, c.d};
             d.v = (simdattn_tensor){v, c.hk * c.nk * c.d, c.nk * c.d, c.d};
@@ -265,8 +270,8 @@ START_TEST(forward_det_bitwise) {
             d.o = ref;
             d.isa = SIMDATTN_ISA_SCALAR;
             ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
-            snprintf(what, sizeof what, "forward b=%zu hq=%zu hk=%zu nq=%zu nk=%zu d=%zu causal=%d "
-                     "mask=%d", c.batch, c.hq, c.hk, c.nq, c.nk, c.d, causal, mk);
+            snprintf(what, sizeof what, "forward flags %u b=%zu hq=%zu hk=%zu nq=%zu nk=%zu d=%zu "
+                     "mask=%d", d.flags, c.batch, c.hq, c.hk, c.nq, c.nk, c.d, mk);
             same_bits(ISA, o, ref, o_el, what);
             free(q); free(k); free(v); free(o); free(ref); free(mask);
         }
@@ -280,9 +285,9 @@ int main(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, qk_bitwise, 0, test_isa_count);
     tcase_add_loop_test(tc, pv_bitwise, 0, test_isa_count);
-    tcase_add_loop_test(tc, softmax_det_bitwise, 0, test_isa_count);
-    tcase_add_loop_test(tc, softmax_online_det_bitwise, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_det_bitwise, 0, test_isa_count);
+    tcase_add_loop_test(tc, softmax_det_bitwise, 0, 2 * test_isa_count);
+    tcase_add_loop_test(tc, softmax_online_det_bitwise, 0, 2 * test_isa_count);
+    tcase_add_loop_test(tc, forward_det_bitwise, 0, 2 * test_isa_count);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

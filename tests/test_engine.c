@@ -25,7 +25,6 @@
 #include "oracle.h"
 #include "util.h"
 
-#define ISA test_isas[_i]
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 /* ck_assert_msg for per-element loops: Check records every passing
  * ck_assert (a write to its log), which dominated the suite's run time
@@ -298,7 +297,7 @@ static void check_cfg(const cfg *c, simdattn_isa isa, uint64_t seed) {
                 t.v + b * t.vs[0] + g * t.vs[1], t.vs[2],
                 t.mask ? t.mask + b * t.ms[0] + h * t.ms[1] : NULL, t.ms[2],
                 block_keys(), dv, c->cap, c->window,
-                t.keep ? t.keep + b * t.keep_stride : NULL};
+                t.keep ? t.keep + b * t.keep_stride : NULL, 1.0};
             oracle_attention(&oh, o, bound);
             for (size_t i = 0; i < c->nq; i++)
                 for (size_t e = 0; e < dv; e++) {

@@ -3,7 +3,8 @@
  * the per-element bound derived in oracle.c, and against the scalar forward
  * (within twice that bound, since both obey it).  Covers the shape grid of
  * the foundation issue, causal and not, Nq ≠ Nk, BHSD and BSHD, GQA,
- * broadcast masks, and the special-value policy of simdattn.h.
+ * broadcast masks, and the special-value policy of simdattn.h, each in
+ * every exp mode (util.h: exp_modes) with the bound of that mode's exp.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -12,7 +13,6 @@
 #include "oracle.h"
 #include "util.h"
 
-#define ISA test_isas[_i]
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The driver's KV block (kernels/forward.c NB): the oracle's bound counts
@@ -90,12 +90,14 @@ static simdattn_forward_desc describe(const cfg *c, const tensors *t, simdattn_i
     return d;
 }
 
-/* Runs the forward on `isa` and on scalar, checks both against the oracle
- * element by element, the canaries, and returns nothing: asserts. */
-static void check_cfg(const cfg *c, simdattn_isa isa, uint64_t seed) {
+/* Runs the forward on `isa` and on scalar in exp mode `mode`, checks both
+ * against the oracle element by element, the canaries, and returns
+ * nothing: asserts. */
+static void check_cfg(const cfg *c, simdattn_isa isa, const exp_mode *mode, uint64_t seed) {
     rng r = rng_seed(seed);
     tensors t = make(c, &r);
     simdattn_forward_desc d = describe(c, &t, isa);
+    d.flags |= mode->flags;
     ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
     float *got = malloc(t.o_total * sizeof(float));
     memcpy(got, t.o, t.o_total * sizeof(float));
@@ -120,17 +122,17 @@ static void check_cfg(const cfg *c, simdattn_isa isa, uint64_t seed) {
                 t.k + b * t.ks[0] + g * t.ks[1], t.ks[2],
                 t.v + b * t.ks[0] + g * t.ks[1], t.ks[2],
                 t.mask ? t.mask + b * t.ms[0] + h * t.ms[1] : NULL, t.ms[2],
-                KV_BLOCK, 0, 0.0f, 0, NULL};
+                KV_BLOCK, 0, 0.0f, 0, NULL, mode->ulp};
             oracle_attention(&oh, o, bound);
             for (size_t i = 0; i < c->nq; i++)
                 for (size_t e = 0; e < c->d; e++) {
                     size_t at = b * t.os[0] + h * t.os[1] + i * t.os[2] + e;
                     double want = o[i * c->d + e], tol = bound[i * c->d + e];
                     ck_assert_msg(fabs(got[at] - want) <= tol,
-                                  "%s b=%zu h=%zu nq=%zu nk=%zu d=%zu causal=%d bshd=%d mask=%d "
-                                  "O[%zu][%zu]=%.9g want %.9g tol %.3g",
-                                  simdattn_isa_name(isa), b, h, c->nq, c->nk, c->d, c->causal,
-                                  c->bshd, c->mask, i, e, got[at], want, tol);
+                                  "%s %s b=%zu h=%zu nq=%zu nk=%zu d=%zu causal=%d bshd=%d "
+                                  "mask=%d O[%zu][%zu]=%.9g want %.9g tol %.3g",
+                                  simdattn_isa_name(isa), mode->name, b, h, c->nq, c->nk, c->d,
+                                  c->causal, c->bshd, c->mask, i, e, got[at], want, tol);
                     ck_assert_msg(fabs(ref[at] - want) <= tol, "scalar O[%zu][%zu] out of bound", i, e);
                     ck_assert_msg(fabs(got[at] - ref[at]) <= 2 * tol,
                                   "%s differs from scalar at O[%zu][%zu]", simdattn_isa_name(isa), i, e);
@@ -149,7 +151,7 @@ START_TEST(forward_grid) {
         for (size_t b = 0; b < N_OF(GRID_N); b++)
             for (int mode = 0; mode < 4; mode++) {
                 cfg c = {1, 1, 1, GRID_N[a], GRID_N[b], 31, mode & 1, mode >> 1, 0, 0};
-                check_cfg(&c, ISA, 100 + a * 10 + b);
+                check_cfg(&c, ISA, MODE, 100 + a * 10 + b);
             }
 }
 END_TEST
@@ -160,7 +162,7 @@ START_TEST(forward_head_dims) {
     for (size_t a = 0; a < N_OF(GRID_D); a++)
         for (size_t s = 0; s < N_OF(NQ); s++) {
             cfg c = {1, 1, 1, NQ[s], NK[s], GRID_D[a], (int)(s % 2), (int)(a % 2), 0, 0};
-            check_cfg(&c, ISA, 200 + a * 10 + s);
+            check_cfg(&c, ISA, MODE, 200 + a * 10 + s);
         }
 }
 END_TEST
@@ -171,7 +173,7 @@ START_TEST(forward_gqa_masks) {
     for (int mask = 0; mask < 4; mask++)
         for (int causal = 0; causal < 2; causal++) {
             cfg c = {2, 4, 2, 19, 150, 24, causal, 1, mask, 0.3f};
-            check_cfg(&c, ISA, 300 + mask * 2 + causal);
+            check_cfg(&c, ISA, MODE, 300 + mask * 2 + causal);
         }
 }
 END_TEST
@@ -186,7 +188,7 @@ START_TEST(forward_tile_edges) {
         for (size_t b = 0; b < N_OF(NK); b++)
             for (int causal = 0; causal < 2; causal++) {
                 cfg c = {1, 1, 1, NQ[a], NK[b], 20, causal, 0, 0, 0};
-                check_cfg(&c, ISA, 600 + a * 10 + b);
+                check_cfg(&c, ISA, MODE, 600 + a * 10 + b);
             }
 }
 END_TEST
@@ -195,7 +197,7 @@ END_TEST
  * exactly zero (the oracle's bound is 0 there). */
 START_TEST(forward_causal_more_queries) {
     cfg c = {1, 2, 1, 40, 9, 16, 1, 0, 0, 0};
-    check_cfg(&c, ISA, 400);
+    check_cfg(&c, ISA, MODE, 400);
 }
 END_TEST
 
@@ -220,18 +222,18 @@ START_TEST(forward_special_values) {
         fill_uniform(&r, k, N * D, -1, 1);
         fill_uniform(&r, v, N * D, -1, 1);
         (what == 0 ? q + 5 * D : what == 1 ? k + 7 * D : v + 7 * D)[3] = NAN;
-        d.flags = SIMDATTN_CAUSAL;
+        d.flags = SIMDATTN_CAUSAL | MODE->flags;
         ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
         for (size_t i = 0; i < N; i++) {
             int poisoned = what == 0 ? i == 5 : i >= 7;
             for (size_t e = 0; e < D; e++) {
                 if (poisoned && (what < 2 || e == 3)) /* a V NaN: its column */
-                    ck_assert_msg(isnan(o[i * D + e]), "%s: NaN (case %d) lost in row %zu",
-                                  simdattn_isa_name(ISA), what, i);
+                    ck_assert_msg(isnan(o[i * D + e]), "%s %s: NaN (case %d) lost in row %zu",
+                                  simdattn_isa_name(ISA), MODE->name, what, i);
                 else if (what < 2) /* a NaN in Q reaches no other row; in K,
                                        no row that cannot see that key */
-                    ck_assert_msg(isfinite(o[i * D + e]), "%s: NaN (case %d) reached row %zu",
-                                  simdattn_isa_name(ISA), what, i);
+                    ck_assert_msg(isfinite(o[i * D + e]), "%s %s: NaN (case %d) reached row %zu",
+                                  simdattn_isa_name(ISA), MODE->name, what, i);
             }
         }
     }
@@ -241,10 +243,11 @@ START_TEST(forward_special_values) {
     for (size_t i = 0; i < N * N; i++)
         mask[i] = (i / N == 4 || i % N == 2) ? -INFINITY : 0.0f;
     d.mask = (simdattn_tensor){mask, 0, 0, N};
-    d.flags = 0;
+    d.flags = MODE->flags;
     ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
     for (size_t e = 0; e < D; e++)
-        ck_assert_msg(o[4 * D + e] == 0.0f, "fully masked row not zero");
+        ck_assert_msg(o[4 * D + e] == 0.0f && !signbit(o[4 * D + e]),
+                      "%s %s: fully masked row not +0", simdattn_isa_name(ISA), MODE->name);
     for (size_t i = 0; i < N * D; i++)
         ck_assert(isfinite(o[i]));
 
@@ -265,8 +268,8 @@ START_TEST(forward_special_values) {
         /* the four tied keys get weight exactly 1 each, all others exactly
          * 0: P·V is a 4-term FMA chain plus the α multiply (γ_5), then an
          * exact division by the sum 4 */
-        ck_assert_msg(fabs(o[e] - want) <= gamma_n(5) * mag, "huge logits: %.9g want %.9g",
-                      o[e], want);
+        ck_assert_msg(fabs(o[e] - want) <= gamma_n(5) * mag, "%s %s huge logits: %.9g want %.9g",
+                      simdattn_isa_name(ISA), MODE->name, o[e], want);
     }
 }
 END_TEST
@@ -313,11 +316,11 @@ START_TEST(forward_inf_policy) {
         unsigned fl = causal ? SIMDATTN_CAUSAL : 0;
         /* reference: key 7 removed by the mask in every row */
         for (size_t i = 0; i < N * N; i++) mask[i] = i % N == KEY ? -INFINITY : 0.0f;
-        ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, ref, fl, ISA), SIMDATTN_OK);
+        ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, ref, fl | MODE->flags, ISA), SIMDATTN_OK);
         for (size_t i = 0; i < N * N; i++) mask[i] = 0.0f;
         float keep = k[KEY * D + 2];
         k[KEY * D + 2] = -INFINITY;
-        ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, fl, ISA), SIMDATTN_OK);
+        ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, fl | MODE->flags, ISA), SIMDATTN_OK);
         k[KEY * D + 2] = keep;
         for (size_t i = 0; i < N; i++) {
             int sees = !causal || i >= KEY;
@@ -338,10 +341,10 @@ START_TEST(forward_inf_policy) {
      * are -inf, so the row is exactly 0; other rows are untouched */
     for (size_t i = 0; i < N * N; i++) mask[i] = 0.0f;
     q[3 * D + 2] = q[4 * D + 2] = 0.5f;
-    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, ref, 0, ISA), SIMDATTN_OK);
+    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, ref, MODE->flags, ISA), SIMDATTN_OK);
     float keep = q[5 * D + 2];
     q[5 * D + 2] = -INFINITY;
-    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, 0, ISA), SIMDATTN_OK);
+    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, MODE->flags, ISA), SIMDATTN_OK);
     q[5 * D + 2] = keep;
     for (size_t i = 0; i < N * D; i++)
         ck_assert_msg(i / D == 5 ? same_bits(o[i], 0.0f) : same_bits(o[i], ref[i]),
@@ -351,7 +354,7 @@ START_TEST(forward_inf_policy) {
      * leave the others alone */
     mask[6 * N + 9] = INFINITY;
     mask[8 * N + 1] = NAN;
-    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, 0, ISA), SIMDATTN_OK);
+    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, MODE->flags, ISA), SIMDATTN_OK);
     for (size_t i = 0; i < N * D; i++)
         ck_assert_msg(i / D == 6 || i / D == 8 ? isnan(o[i]) : same_bits(o[i], ref[i]),
                       "%s: +inf/NaN in the mask at %zu", simdattn_isa_name(ISA), i);
@@ -361,7 +364,7 @@ START_TEST(forward_inf_policy) {
      * out for row 2, still turns row 2 NaN (NaN + -inf is NaN) */
     mask[2 * N + 11] = -INFINITY;
     k[11 * D] = NAN;
-    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, 0, ISA), SIMDATTN_OK);
+    ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, MODE->flags, ISA), SIMDATTN_OK);
     k[11 * D] = 0.5f;
     mask[2 * N + 11] = 0.0f;
     for (size_t e = 0; e < D; e++)
@@ -372,7 +375,7 @@ START_TEST(forward_inf_policy) {
     for (size_t j = 0; j < N; j++) mask[4 * N + j] = -INFINITY;
     for (int kind = 0; kind < 2; kind++) {
         v[11 * D + 6] = kind ? INFINITY : NAN;
-        ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, 0, ISA), SIMDATTN_OK);
+        ck_assert_int_eq(run_head(N, N, D, q, k, v, mask, o, MODE->flags, ISA), SIMDATTN_OK);
         for (size_t i = 0; i < N; i++)
             for (size_t e = 0; e < D; e++) {
                 float got = o[i * D + e];
@@ -389,21 +392,22 @@ START_TEST(forward_inf_policy) {
 }
 END_TEST
 
-/* SIMDATTN_DETERMINISTIC: every ISA returns the scalar forward's bits
- * (simdattn.h).  Shapes cross the tile (84 rows) and KV block (128 keys)
- * edges, with a mask, causal and not, GQA. */
-START_TEST(forward_deterministic_bits) {
+/* SIMDATTN_DETERMINISTIC and SIMDATTN_FAST_EXP: every ISA returns the
+ * scalar forward's bits (simdattn.h).  Shapes cross the tile (42 rows) and
+ * KV block (256 keys) edges, with a mask, causal and not, GQA. */
+START_TEST(forward_bits_match_scalar) {
     static const cfg CFG[] = {
         {1, 1, 1, 100, 257, 80, 0, 0, 1, 0},
         {1, 2, 1, 85, 130, 33, 1, 1, 2, 0.2f},
         {2, 2, 2, 7, 300, 64, 1, 0, 3, 0},
     };
-    for (size_t n = 0; n < N_OF(CFG); n++) {
-        const cfg *c = &CFG[n];
-        rng r = rng_seed(600 + n);
+    static const unsigned SAME_BITS[] = {SIMDATTN_DETERMINISTIC, SIMDATTN_FAST_EXP};
+    for (size_t n = 0; n < N_OF(CFG) * N_OF(SAME_BITS); n++) {
+        const cfg *c = &CFG[n % N_OF(CFG)];
+        rng r = rng_seed(600 + n % N_OF(CFG));
         tensors t = make(c, &r);
         simdattn_forward_desc d = describe(c, &t, ISA);
-        d.flags |= SIMDATTN_DETERMINISTIC;
+        d.flags |= SAME_BITS[n / N_OF(CFG)];
         ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
         float *got = malloc(t.o_total * sizeof(float));
         memcpy(got, t.o, t.o_total * sizeof(float));
@@ -411,8 +415,9 @@ START_TEST(forward_deterministic_bits) {
         ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
         for (size_t i = 0; i < t.o_total; i++)
             ck_assert_msg(memcmp(&got[i], &t.o[i], sizeof(float)) == 0,
-                          "%s deterministic forward (config %zu) differs from scalar at %zu: "
-                          "%a != %a", simdattn_isa_name(ISA), n, i, got[i], t.o[i]);
+                          "%s forward (flags %u, config %zu) differs from scalar at %zu: "
+                          "%a != %a", simdattn_isa_name(ISA), d.flags, n % N_OF(CFG), i, got[i],
+                          t.o[i]);
         free(got);
         release(&t);
     }
@@ -441,8 +446,8 @@ START_TEST(forward_huge_logits_blocks) {
                                                             : (long)((j * 7919) % NK) - NK / 2;
                 k[j * D] = (float)m * 1e20f;
             }
-            ck_assert_int_eq(run_head(NQ, NK, D, q, k, v, NULL, o, causal ? SIMDATTN_CAUSAL : 0, ISA),
-                             SIMDATTN_OK);
+            unsigned fl = (causal ? SIMDATTN_CAUSAL : 0) | MODE->flags;
+            ck_assert_int_eq(run_head(NQ, NK, D, q, k, v, NULL, o, fl, ISA), SIMDATTN_OK);
             for (size_t i = 0; i < NQ; i++) {
                 size_t last = causal ? i + NK - NQ : NK - 1, best = 0;
                 for (size_t j = 1; j <= last; j++)
@@ -487,10 +492,10 @@ START_TEST(forward_empty_rows_combined) {
              * runs it through every row of the last query tile */
             size_t nan_key = nk - 1;
             if (vnan) v[nan_key * D + 5] = NAN;
-            ck_assert_int_eq(run_head(nq, nk, D, q, k, v, mask, o, SIMDATTN_CAUSAL, ISA),
+            ck_assert_int_eq(run_head(nq, nk, D, q, k, v, mask, o, SIMDATTN_CAUSAL | MODE->flags, ISA),
                              SIMDATTN_OK);
             oracle_head oh = {nq, nk, D, 1.0f / sqrtf((float)D), 1, q, D, k, D, v, D,
-                              mask, nk, KV_BLOCK, 0, 0.0f, 0, NULL};
+                              mask, nk, KV_BLOCK, 0, 0.0f, 0, NULL, MODE->ulp};
             oracle_attention(&oh, want, tol);
             for (size_t i = 0; i < nq; i++) {
                 int empty = i % 7 == 3 || (ptrdiff_t)i + shift < 0;
@@ -518,16 +523,17 @@ int main(void) {
     Suite *s = suite_create("forward");
     TCase *tc = tcase_create("forward");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, forward_grid, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_head_dims, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_gqa_masks, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_tile_edges, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_causal_more_queries, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_special_values, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_inf_policy, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_huge_logits_blocks, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_empty_rows_combined, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_deterministic_bits, 0, test_isa_count);
+    const int modes = test_isa_count * EXP_MODE_COUNT; /* every ISA × exp mode */
+    tcase_add_loop_test(tc, forward_grid, 0, modes);
+    tcase_add_loop_test(tc, forward_head_dims, 0, modes);
+    tcase_add_loop_test(tc, forward_gqa_masks, 0, modes);
+    tcase_add_loop_test(tc, forward_tile_edges, 0, modes);
+    tcase_add_loop_test(tc, forward_causal_more_queries, 0, modes);
+    tcase_add_loop_test(tc, forward_special_values, 0, modes);
+    tcase_add_loop_test(tc, forward_inf_policy, 0, modes);
+    tcase_add_loop_test(tc, forward_huge_logits_blocks, 0, modes);
+    tcase_add_loop_test(tc, forward_empty_rows_combined, 0, modes);
+    tcase_add_loop_test(tc, forward_bits_match_scalar, 0, test_isa_count);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -5,7 +5,9 @@
  * Shapes: 1, primes, and one short / exact / one past every register block
  * (rows 6 and 14, panels 16 and 32, vectors 4, 8 and 16, P·V column
  * blocks of 64, softmax row groups of 16).  Every output
- * sits in a canary-guarded, misaligned buffer with ld > row length.
+ * sits in a canary-guarded, misaligned buffer with ld > row length.  The
+ * softmax tests run in every exp mode (util.h: exp_modes), with the bound
+ * of that mode's exp.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -14,7 +16,6 @@
 #include "oracle.h"
 #include "util.h"
 
-#define ISA test_isas[_i]
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 static const size_t QK_M[] = {1, 2, 5, 6, 7, 13, 14, 15, 28, 29};
@@ -65,7 +66,8 @@ END_TEST
 static const size_t SM_N[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 257, 1000};
 
 /* Logits spread over [-8, 8] after scaling, keys masked with probability
- * 1/5, one row fully masked, masks per row and broadcast (ldm = 0). */
+ * 1/5, one row fully masked, masks per row and broadcast (ldm = 0); each
+ * exp mode with its exp bound. */
 START_TEST(softmax_matches_oracle) {
     rng r = rng_seed(22);
     const size_t m = 5;
@@ -86,19 +88,22 @@ START_TEST(softmax_matches_oracle) {
             }
             const float *mask = mode ? mk.p : NULL;
             size_t ldm = mode == 2 ? 0 : mk.ld;
-            ck_assert_int_eq(simdattn_softmax(ISA, m, n, scale, mask, ldm, s.p, s.ld, 0),
-                             SIMDATTN_OK);
-            ck_assert_msg(gmat_intact(&s), "%s softmax n=%zu wrote outside",
-                          simdattn_isa_name(ISA), n);
+            ck_assert_int_eq(simdattn_softmax(ISA, m, n, scale, mask, ldm, s.p, s.ld,
+                                              MODE->flags), SIMDATTN_OK);
+            ck_assert_msg(gmat_intact(&s), "%s %s softmax n=%zu wrote outside",
+                          simdattn_isa_name(ISA), MODE->name, n);
             for (size_t i = 0; i < m; i++) {
                 const float *mrow = mask ? mask + i * ldm : NULL;
-                double eta_max = oracle_softmax_row(n, scale, in + i * n, mrow, p, eta);
+                double eta_max = oracle_softmax_row(n, scale, in + i * n, mrow, MODE->ulp, p,
+                                                    eta);
                 for (size_t j = 0; j < n; j++) {
                     float got = s.p[i * s.ld + j];
-                    double tol = oracle_softmax_bound(p[j], eta[j], eta_max, n, 0, 0);
+                    double tol = oracle_softmax_bound(p[j], eta[j], eta_max, n, 0, 0,
+                                                      MODE->ulp);
                     ck_assert_msg(fabs(got - p[j]) <= tol,
-                                  "%s softmax n=%zu mode=%d p[%zu][%zu]=%.9g want %.9g tol %.3g",
-                                  simdattn_isa_name(ISA), n, mode, i, j, got, p[j], tol);
+                                  "%s %s softmax n=%zu mode=%d p[%zu][%zu]=%.9g want %.9g "
+                                  "tol %.3g", simdattn_isa_name(ISA), MODE->name, n, mode, i,
+                                  j, got, p[j], tol);
                 }
             }
             free(in); free(p); free(eta);
@@ -110,8 +115,8 @@ END_TEST
 
 /* The online form fed block by block must give the plain softmax: each
  * probability is rebuilt as S_j · Π(later α) / row_sum.  Bound: the plain
- * one plus, per block, 4u (α's exp 2u, its argument, α·sum) and u·R for the
- * α arguments (Σ|Δm| ≤ R, the logit range).  row_max must equal the max of
+ * one plus, per block, 2u·k + 2u (α's exp, k its ULPs; its argument, α·sum)
+ * and u·R for the α arguments (Σ|Δm| ≤ R, the logit range).  row_max must equal the max of
  * the fp32 logits exactly. */
 START_TEST(softmax_online_matches_plain) {
     rng r = rng_seed(33);
@@ -134,7 +139,8 @@ START_TEST(softmax_online_matches_plain) {
         for (size_t j0 = 0; j0 < n; j0 += blk) {
             size_t nb = n - j0 < blk ? n - j0 : blk;
             ck_assert_int_eq(simdattn_softmax_online(ISA, m, nb, scale, NULL, 0, s + j0, n,
-                                                     mx, sum, alpha, 0), SIMDATTN_OK);
+                                                     mx, sum, alpha, MODE->flags),
+                             SIMDATTN_OK);
             for (size_t i = 0; i < m; i++) {
                 for (size_t j = 0; j < j0; j++)
                     later[i * n + j] *= alpha[i];
@@ -143,7 +149,7 @@ START_TEST(softmax_online_matches_plain) {
             }
         }
         for (size_t i = 0; i < m; i++) {
-            double eta_max = oracle_softmax_row(n, scale, in + i * n, NULL, p, eta);
+            double eta_max = oracle_softmax_row(n, scale, in + i * n, NULL, MODE->ulp, p, eta);
             float want_max = -INFINITY;
             double lo = INFINITY, hi = -INFINITY;
             for (size_t j = 0; j < n; j++) {
@@ -156,10 +162,11 @@ START_TEST(softmax_online_matches_plain) {
                           simdattn_isa_name(ISA), mx[i], want_max);
             for (size_t j = 0; j < n; j++) {
                 double got = s[i * n + j] * later[i * n + j] / sum[i];
-                double tol = oracle_softmax_bound(p[j], eta[j], eta_max, n, nblocks, hi - lo);
+                double tol = oracle_softmax_bound(p[j], eta[j], eta_max, n, nblocks, hi - lo,
+                                                  MODE->ulp);
                 ck_assert_msg(fabs(got - p[j]) <= tol,
-                              "%s online blk=%zu p[%zu][%zu]=%.9g want %.9g tol %.3g",
-                              simdattn_isa_name(ISA), blk, i, j, got, p[j], tol);
+                              "%s %s online blk=%zu p[%zu][%zu]=%.9g want %.9g tol %.3g",
+                              simdattn_isa_name(ISA), MODE->name, blk, i, j, got, p[j], tol);
             }
         }
         free(s);
@@ -169,10 +176,11 @@ START_TEST(softmax_online_matches_plain) {
 }
 END_TEST
 
-/* Special values, bit-exact: a fully masked row is exactly 0 (plain) and
- * keeps the online state at (-inf, 0) with zero probabilities; its
- * neighbours are unaffected (lane interference); a NaN or +inf logit turns
- * its whole row NaN; logits near the fp32 limit stay finite. */
+/* Special values, bit-exact, in every exp mode: a fully masked row is
+ * exactly 0 (plain) and keeps the online state at (-inf, 0) with zero
+ * probabilities; its neighbours are unaffected (lane interference); a NaN
+ * or +inf logit turns its whole row NaN; logits near the fp32 limit stay
+ * finite. */
 START_TEST(softmax_special_values) {
     const size_t n = 37, m = 3;
     float s[3 * 37], mask[3 * 37];
@@ -182,9 +190,10 @@ START_TEST(softmax_special_values) {
     }
     float ref[3 * 37];
     memcpy(ref, s, sizeof s);
-    ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, mask, n, s, n, 0), SIMDATTN_OK);
-    ck_assert_int_eq(simdattn_softmax(SIMDATTN_ISA_SCALAR, m, n, 1.0f, NULL, 0, ref, n, 0),
+    ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, mask, n, s, n, MODE->flags),
                      SIMDATTN_OK);
+    ck_assert_int_eq(simdattn_softmax(SIMDATTN_ISA_SCALAR, m, n, 1.0f, NULL, 0, ref, n,
+                                      MODE->flags), SIMDATTN_OK);
     for (size_t j = 0; j < n; j++) {
         ck_assert_msg(s[n + j] == 0.0f && !signbit(s[n + j]), "masked row not +0");
         ck_assert(isfinite(s[j]) && s[j] > 0);
@@ -193,8 +202,8 @@ START_TEST(softmax_special_values) {
 
     float mx[3] = {-INFINITY, -INFINITY, -INFINITY}, sum[3] = {0, 0, 0}, al[3];
     for (size_t j = 0; j < m * n; j++) s[j] = 1.0f;
-    ck_assert_int_eq(simdattn_softmax_online(ISA, m, n, 1.0f, mask, n, s, n, mx, sum, al, 0),
-                     SIMDATTN_OK);
+    ck_assert_int_eq(simdattn_softmax_online(ISA, m, n, 1.0f, mask, n, s, n, mx, sum, al,
+                                             MODE->flags), SIMDATTN_OK);
     ck_assert(mx[1] == -INFINITY && sum[1] == 0.0f && al[1] == 0.0f);
     for (size_t j = 0; j < n; j++)
         ck_assert(s[n + j] == 0.0f);
@@ -203,16 +212,18 @@ START_TEST(softmax_special_values) {
     for (int kind = 0; kind < 2; kind++) { /* NaN, +inf */
         for (size_t j = 0; j < m * n; j++) s[j] = (float)(j % 5);
         s[n + 17] = kind ? INFINITY : NAN;
-        ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, NULL, 0, s, n, 0), SIMDATTN_OK);
+        ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, NULL, 0, s, n, MODE->flags),
+                         SIMDATTN_OK);
         for (size_t j = 0; j < n; j++) {
-            ck_assert_msg(isnan(s[n + j]), "%s: %s logit did not poison its row at %zu",
-                          simdattn_isa_name(ISA), kind ? "inf" : "NaN", j);
+            ck_assert_msg(isnan(s[n + j]), "%s %s: %s logit did not poison its row at %zu",
+                          simdattn_isa_name(ISA), MODE->name, kind ? "inf" : "NaN", j);
             ck_assert(!isnan(s[j]) && !isnan(s[2 * n + j]));
         }
     }
 
     for (size_t j = 0; j < m * n; j++) s[j] = (j % 2 ? 3.0e38f : -3.0e38f) * (j % 7 ? 0.5f : 1.0f);
-    ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, NULL, 0, s, n, 0), SIMDATTN_OK);
+    ck_assert_int_eq(simdattn_softmax(ISA, m, n, 1.0f, NULL, 0, s, n, MODE->flags),
+                     SIMDATTN_OK);
     for (size_t i = 0; i < m; i++) {
         double tot = 0;
         for (size_t j = 0; j < n; j++) {
@@ -228,9 +239,9 @@ END_TEST
 
 static int bits_eq(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
-/* Special values in the mask and in S, plain softmax, bit-exact: +inf or
- * NaN in the mask turns its row NaN (and only that row); a -inf logit in S
- * is a removed key, exactly like a -inf mask value. */
+/* Special values in the mask and in S, plain softmax, bit-exact, in every
+ * exp mode: +inf or NaN in the mask turns its row NaN (and only that row);
+ * a -inf logit in S is a removed key, exactly like a -inf mask value. */
 START_TEST(softmax_mask_special_values) {
     enum { M = 4, N = 37 };
     float in[M * N], s[M * N], ref[M * N], mask[M * N];
@@ -242,11 +253,11 @@ START_TEST(softmax_mask_special_values) {
     mask[3 * N + 17] = -INFINITY; /* reference for row 1's -inf logit */
     memcpy(s, in, sizeof s);
     s[1 * N + 17] = -INFINITY;
-    ck_assert_int_eq(simdattn_softmax(ISA, M, N, 0.5f, mask, N, s, N, 0), SIMDATTN_OK);
+    ck_assert_int_eq(simdattn_softmax(ISA, M, N, 0.5f, mask, N, s, N, MODE->flags), SIMDATTN_OK);
     memcpy(ref, in, sizeof ref);
     float ref_mask[N];
     for (size_t j = 0; j < N; j++) ref_mask[j] = j == 17 ? -INFINITY : 0.0f;
-    ck_assert_int_eq(simdattn_softmax(ISA, 1, N, 0.5f, ref_mask, 0, ref + 1 * N, N, 0),
+    ck_assert_int_eq(simdattn_softmax(ISA, 1, N, 0.5f, ref_mask, 0, ref + 1 * N, N, MODE->flags),
                      SIMDATTN_OK);
     for (size_t j = 0; j < N; j++) {
         ck_assert_msg(isnan(s[j]) && isnan(s[2 * N + j]), "%s: +inf/NaN mask lost at %zu",
@@ -259,8 +270,8 @@ START_TEST(softmax_mask_special_values) {
 }
 END_TEST
 
-/* The online state under special values, over three blocks of 37 keys
- * (scale 1, bit-exact):
+/* The online state under special values, in every exp mode, over three
+ * blocks of 37 keys (scale 1, bit-exact):
  *   row 0  maxima 1e30 apart, rising per block: every exp is exactly 0 or
  *          1, so α = 0 at each new max, the final S has a single 1, and
  *          row_sum is exactly 1 (no Inf/NaN from the huge logits);
@@ -282,7 +293,8 @@ START_TEST(softmax_online_special_values) {
         if (b == 1) mask[2 * N + 36] = INFINITY;
         if (b != 1)
             for (size_t j = 0; j < N; j++) mask[3 * N + j] = -INFINITY;
-        ck_assert_int_eq(simdattn_softmax_online(ISA, M, N, 1.0f, mask, N, s, N, mx, sum, al, 0),
+        ck_assert_int_eq(simdattn_softmax_online(ISA, M, N, 1.0f, mask, N, s, N, mx, sum, al,
+                                                 MODE->flags),
                          SIMDATTN_OK);
         const char *isa = simdattn_isa_name(ISA);
         ck_assert_msg(al[0] == 0.0f && sum[0] == 1.0f && mx[0] == (float)(b + 1) * 1e30f,
@@ -305,6 +317,52 @@ START_TEST(softmax_online_special_values) {
                           "%s: fully masked later block α=%g sum=%g", isa, al[3], sum[3]);
             for (size_t j = 0; j < N; j++)
                 ck_assert(bits_eq(s[3 * N + j], 0.0f));
+        }
+    }
+}
+END_TEST
+
+/* exp itself at its edges, in every exp mode, through softmax_online with
+ * row_max preset to 0 ≥ every x (the kernel's shift is then 0, and it stores
+ * S_j = exp(x_j)), each value at every lane position of a 16-wide vector
+ * and in the masked tails: within the mode's ULP bound of exp in double
+ * (ULP of the unrounded result, 2^-149 below FLT_MIN), which forces +0
+ * wherever exp(x) < 2^-150; exactly 1 at ±0, +0 at −inf, NaN at NaN.
+ * The finite values: both ends of the reduction interval, the edges of the
+ * subnormal range and of the underflow to 0 (−150·ln2 = −103.972…), the
+ * fast exp's clamp (−104) and far below it. */
+START_TEST(exp_special_values) {
+    static const float X[] = {-0.0f, 0.0f, -0x1p-149f, -0x1p-25f, -0x1p-24f,
+                              -0x1.62e42ep-2f, -0x1.62e432p-2f, -1.0f, -0x1.5d589ep+6f,
+                              -0x1.5d58ap+6f, -0x1.5e0000p+6f, -103.9f, -0x1.9fe368p+6f,
+                              -0x1.9fe36ap+6f, -104.0f, -0x1.a00002p+6f, -150.0f, -1e30f,
+                              -FLT_MAX, -INFINITY, NAN};
+    enum { NX = sizeof X / sizeof X[0], LEAD = 16 };
+    float row[LEAD + NX], st[3];
+    for (size_t lead = 0; lead < LEAD; lead++) {
+        for (size_t len = 1; len <= NX; len++) { /* rows ending at every tail width */
+            size_t n = lead + len;
+            for (size_t j = 0; j < lead; j++)
+                row[j] = -0.5f;
+            memcpy(row + lead, X, len * sizeof(float));
+            st[0] = 0.0f; /* row_max: the shift is 0 */
+            st[1] = 0.0f;
+            ck_assert_int_eq(simdattn_softmax_online(ISA, 1, n, 1.0f, NULL, 0, row, n, &st[0],
+                                                     &st[1], &st[2], MODE->flags), SIMDATTN_OK);
+            for (size_t j = 0; j < n; j++) {
+                float x = j < lead ? -0.5f : X[j - lead], got = row[j];
+                double want = exp((double)x);
+                if (isnan(x)) {
+                    ck_assert_msg(isnan(got), "%s %s exp(NaN) = %a", simdattn_isa_name(ISA),
+                                  MODE->name, got);
+                    continue;
+                }
+                ck_assert_msg(fabs(got - want) <= MODE->ulp * ulp_f32(want) &&
+                                  !signbit(got) && (x != 0 || got == 1.0f),
+                              "%s %s exp(%a) = %a, want %a (±%g ULP), lane %zu of %zu",
+                              simdattn_isa_name(ISA), MODE->name, x, got, want, MODE->ulp, j,
+                              n);
+            }
         }
     }
 }
@@ -361,9 +419,11 @@ END_TEST
 
 /* Bit-identity with the scalar kernels, as simdattn.h promises: Q·Kᵀ and
  * P·V follow one sequential FMA chain per element in every ISA, and with
- * SIMDATTN_DETERMINISTIC the softmax kernels (SLEEF finz exp, canonical
- * 16-lane sum) return the scalar kernel's bits too.  No tolerance: any
- * reordered sum, fused scale+mask or different exp shows up as a bit. */
+ * SIMDATTN_DETERMINISTIC (SLEEF finz exp) or SIMDATTN_FAST_EXP (the same
+ * polynomial operations in every ISA) the softmax kernels, with their
+ * canonical 16-lane sum, return the scalar kernel's bits too.  No
+ * tolerance: any reordered sum, fused scale+mask or different exp shows up
+ * as a bit. */
 static int same_bits(const float *a, const float *b, size_t rows, size_t cols, size_t ld) {
     for (size_t i = 0; i < rows; i++)
         if (memcmp(a + i * ld, b + i * ld, cols * sizeof(float)) != 0)
@@ -409,12 +469,14 @@ START_TEST(stages_bit_identical_to_scalar) {
                           simdattn_isa_name(ISA), m, n, dv);
             gmat_free(&p); gmat_free(&v); gmat_free(&o); gmat_free(&ref);
         }
-    /* softmax, deterministic: masked keys, a fully masked row (1), a NaN
-     * logit (row 2), online over uneven blocks with rising logits; 17 rows
-     * cross a 16-row group of the online kernels */
+    /* softmax, deterministic and fast-exp: masked keys, a fully masked row
+     * (1), a NaN logit (row 2), online over uneven blocks with rising
+     * logits; 17 rows cross a 16-row group of the online kernels */
     enum { m = 17 };
-    for (size_t a = 0; a < N_OF(SM_N); a++) {
-        size_t n = SM_N[a];
+    static const unsigned SAME_BITS[] = {SIMDATTN_DETERMINISTIC, SIMDATTN_FAST_EXP};
+    for (size_t a = 0; a < N_OF(SM_N) * N_OF(SAME_BITS); a++) {
+        size_t n = SM_N[a % N_OF(SM_N)];
+        unsigned fl = SAME_BITS[a / N_OF(SM_N)];
         gmat s = gmat_new(m, n, n + 2), ref = gmat_new(m, n, n + 2), mk = gmat_new(m, n, n);
         for (size_t i = 0; i < m; i++) {
             fill_uniform(&r, s.p + i * s.ld, n, -30, 30 + (float)i);
@@ -424,12 +486,13 @@ START_TEST(stages_bit_identical_to_scalar) {
             memcpy(ref.p + i * ref.ld, s.p + i * s.ld, n * sizeof(float));
         }
         s.p[2 * s.ld + n / 2] = ref.p[2 * ref.ld + n / 2] = NAN;
-        ck_assert_int_eq(simdattn_softmax(ISA, m, n, 0.3f, mk.p, mk.ld, s.p, s.ld,
-                                          SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
+        ck_assert_int_eq(simdattn_softmax(ISA, m, n, 0.3f, mk.p, mk.ld, s.p, s.ld, fl),
+                         SIMDATTN_OK);
         ck_assert_int_eq(simdattn_softmax(SIMDATTN_ISA_SCALAR, m, n, 0.3f, mk.p, mk.ld, ref.p,
-                                          ref.ld, SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
-        ck_assert_msg(same_bits(s.p, ref.p, m, n, s.ld), "%s softmax n=%zu not bit-identical",
-                      simdattn_isa_name(ISA), n);
+                                          ref.ld, fl), SIMDATTN_OK);
+        ck_assert_msg(same_bits(s.p, ref.p, m, n, s.ld),
+                      "%s softmax n=%zu flags %u not bit-identical", simdattn_isa_name(ISA), n,
+                      fl);
 
         float st[2][3][m]; /* [isa, scalar][max, sum, alpha][row] */
         for (int w = 0; w < 2; w++)
@@ -442,17 +505,16 @@ START_TEST(stages_bit_identical_to_scalar) {
         for (size_t j0 = 0, blk = 5; j0 < n; j0 += blk, blk = blk * 2 + 1) {
             size_t nb = n - j0 < blk ? n - j0 : blk;
             ck_assert_int_eq(simdattn_softmax_online(ISA, m, nb, 0.5f, mk.p + j0, mk.ld, s.p + j0,
-                                                     s.ld, st[0][0], st[0][1], st[0][2],
-                                                     SIMDATTN_DETERMINISTIC), SIMDATTN_OK);
+                                                     s.ld, st[0][0], st[0][1], st[0][2], fl),
+                             SIMDATTN_OK);
             ck_assert_int_eq(simdattn_softmax_online(SIMDATTN_ISA_SCALAR, m, nb, 0.5f, mk.p + j0,
                                                      mk.ld, ref.p + j0, ref.ld, st[1][0],
-                                                     st[1][1], st[1][2], SIMDATTN_DETERMINISTIC),
-                             SIMDATTN_OK);
+                                                     st[1][1], st[1][2], fl), SIMDATTN_OK);
             ck_assert_msg(same_bits(s.p + j0, ref.p + j0, m, nb, s.ld) &&
                               memcmp(st[0][1], st[1][1], sizeof st[0][1]) == 0 &&
                               memcmp(st[0][2], st[1][2], sizeof st[0][2]) == 0,
-                          "%s online n=%zu block at %zu not bit-identical",
-                          simdattn_isa_name(ISA), n, j0);
+                          "%s online n=%zu flags %u block at %zu not bit-identical",
+                          simdattn_isa_name(ISA), n, fl, j0);
             for (size_t i = 0; i < m; i++) /* a zero max may differ in sign only */
                 ck_assert(st[0][0][i] == st[1][0][i] ||
                           (isnan(st[0][0][i]) && isnan(st[1][0][i])));
@@ -468,11 +530,12 @@ int main(void) {
     TCase *tc = tcase_create("stages");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, qk_matches_oracle, 0, test_isa_count);
-    tcase_add_loop_test(tc, softmax_matches_oracle, 0, test_isa_count);
-    tcase_add_loop_test(tc, softmax_online_matches_plain, 0, test_isa_count);
-    tcase_add_loop_test(tc, softmax_special_values, 0, test_isa_count);
-    tcase_add_loop_test(tc, softmax_mask_special_values, 0, test_isa_count);
-    tcase_add_loop_test(tc, softmax_online_special_values, 0, test_isa_count);
+    tcase_add_loop_test(tc, softmax_matches_oracle, 0, test_isa_count * EXP_MODE_COUNT);
+    tcase_add_loop_test(tc, softmax_online_matches_plain, 0, test_isa_count * EXP_MODE_COUNT);
+    tcase_add_loop_test(tc, softmax_special_values, 0, test_isa_count * EXP_MODE_COUNT);
+    tcase_add_loop_test(tc, softmax_mask_special_values, 0, test_isa_count * EXP_MODE_COUNT);
+    tcase_add_loop_test(tc, softmax_online_special_values, 0, test_isa_count * EXP_MODE_COUNT);
+    tcase_add_loop_test(tc, exp_special_values, 0, test_isa_count * EXP_MODE_COUNT);
     tcase_add_loop_test(tc, pv_matches_oracle, 0, test_isa_count);
     tcase_add_loop_test(tc, stages_bit_identical_to_scalar, 0, test_isa_count);
     suite_add_tcase(s, tc);

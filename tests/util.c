@@ -1,8 +1,16 @@
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+double ulp_f32(double ref) {
+    double a = fabs(ref);
+    if (a < FLT_MIN)
+        return FLT_TRUE_MIN;
+    return ldexp(1.0, ilogb(a) - (FLT_MANT_DIG - 1));
+}
 
 const uint32_t CANARY_BITS = 0x7fa0dead;
 
@@ -40,6 +48,11 @@ void fill_uniform(rng *r, float *x, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++)
         x[i] = rng_range(r, lo, hi);
 }
+
+const exp_mode exp_modes[EXP_MODE_COUNT] = {
+    {"default", 0, 1.0},
+    {"fastexp", SIMDATTN_FAST_EXP, SIMDATTN_FAST_EXP_ULP},
+};
 
 simdattn_isa test_isas[SIMDATTN_ISA_COUNT];
 int test_isa_count;

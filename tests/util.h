@@ -21,6 +21,10 @@ static inline double gamma_n(double n) { return n * U_F32 / (1.0 - n * U_F32); }
  * operations may lose up to half a subnormal ULP. */
 static inline double subnormal_slack(double n) { return n * FLT_TRUE_MIN; }
 
+/* Spacing of fp32 numbers in the binade of the exact value |ref| (2^-149
+ * below FLT_MIN): the unit of an error in ULPs, measured before rounding. */
+double ulp_f32(double ref);
+
 /* Canary value written around and between outputs: a NaN payload no
  * kernel can produce from the inputs the tests use.  It is a signalling
  * NaN, so a kernel that reads a canary, does arithmetic on it and writes
@@ -41,6 +45,23 @@ void fill_uniform(rng *r, float *x, size_t n, float lo, float hi);
 extern simdattn_isa test_isas[SIMDATTN_ISA_COUNT];
 extern int test_isa_count;
 void isa_list_init(void);
+
+/* The exp modes every softmax and forward test runs in, with the exp
+ * error (ULPs) their bounds take: flags 0 (glibc expf in the scalar
+ * kernel, SLEEF u10 elsewhere: ≤ 1 ULP) and SIMDATTN_FAST_EXP (≤
+ * SIMDATTN_FAST_EXP_ULP, measured by tests/exp_ulp.c). */
+typedef struct exp_mode {
+    const char *name;
+    unsigned flags;
+    double ulp;
+} exp_mode;
+enum { EXP_MODE_COUNT = 2 };
+extern const exp_mode exp_modes[EXP_MODE_COUNT];
+/* A test looped over ISA × exp mode (tcase_add_loop_test from 0 to
+ * test_isa_count · EXP_MODE_COUNT) reads its pair from the loop index _i;
+ * a test looped over ISAs only sees mode 0. */
+#define ISA test_isas[_i % test_isa_count]
+#define MODE (&exp_modes[_i / test_isa_count])
 
 /* Runs a suite with the given name and returns the number of failures. */
 int run_suite(Suite *s);

@@ -16,6 +16,8 @@
 #include <immintrin.h>
 #include <stddef.h>
 
+#include "fastexp.h"
+
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 /* Unroll a loop over a block's rows or vectors completely, so its array of
  * accumulators becomes registers (GCC does not always do it on its own,
@@ -40,6 +42,31 @@ ALWAYS_INLINE void store8(const int masked, float *p, __m256i k, __m256 x) {
         _mm256_maskstore_ps(p, k, x);
     else
         _mm256_storeu_ps(p, x);
+}
+
+/* ---- fast exp (SIMDATTN_FAST_EXP) --------------------------------------
+ * The steps of kernels/fastexp.h on 8 lanes; the same operations as the
+ * scalar exp_poly, so the same bits.  fnmadd(a, b, c) = c − a·b rounded
+ * once, as fmaf(a, −b, c).  max_ps(XMIN, x) returns x when x is NaN.
+ * Inlined, it keeps the caller's ymm live (a SLEEF call clobbers all 16)
+ * and needs 4 of them (x/r, z, n, p) plus broadcast constants. */
+ALWAYS_INLINE __m256 exp8_poly(__m256 x) {
+    const __m256 shift = _mm256_set1_ps(SA_EXP_SHIFT);
+    x = _mm256_max_ps(_mm256_set1_ps(SA_EXP_XMIN), x);                  /* 1 */
+    __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(SA_EXP_LOG2E), shift); /* 2 */
+    __m256 n = _mm256_sub_ps(z, shift);                                 /* 3 */
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(SA_EXP_LN2_HI), x);   /* 4 */
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(SA_EXP_LN2_LO), r);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(SA_EXP_P6), r,            /* 5 */
+                               _mm256_set1_ps(SA_EXP_P5));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SA_EXP_P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SA_EXP_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SA_EXP_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SA_EXP_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SA_EXP_P0));
+    __m256 s = _mm256_castsi256_ps(                                     /* 6 */
+        _mm256_slli_epi32(_mm256_castps_si256(z), 23));
+    return _mm256_mul_ps(p, s);                                         /* 7 */
 }
 
 #endif

@@ -19,10 +19,12 @@
  *
  * exp is SLEEF's Sleef_expf8_u10avx2 (≤ 1 ULP), or with
  * SIMDATTN_DETERMINISTIC Sleef_finz_expf8_u10avx2, which returns the same
- * bits as the scalar kernel's Sleef_finz_expf1_u10purecfma.  The max is
- * exact, the scaling, shift, sum and α/row_sum updates round exactly as the
- * scalar code does, so in deterministic mode every output (S, row_max,
- * row_sum, alpha) is bit-identical to the scalar kernel's.
+ * bits as the scalar kernel's Sleef_finz_expf1_u10purecfma, or with
+ * SIMDATTN_FAST_EXP exp8_poly (helpers.h), inlined, which returns the
+ * scalar exp_poly's bits.  The max is exact, the scaling, shift, sum and
+ * α/row_sum updates round exactly as the scalar code does, so in the
+ * deterministic and fast-exp modes every output (S, row_max, row_sum,
+ * alpha) is bit-identical to the scalar kernel's.
  * Bound per probability: see simdattn.h.
  *
  * Tails (n not a multiple of 8) use masked loads and stores: the max sees
@@ -36,14 +38,16 @@
 #include "helpers.h"
 #include "internal.h"
 
-typedef __m256 (*exp8_fn)(__m256);
+/* Which exp: a constant in every instantiation of the kernels' bodies.
+ * SLEEF is called by name, never through a function pointer (clang
+ * rejects converting SLEEF 3.5.1's const-qualified return types). */
+enum { EXP_U10, EXP_FINZ, EXP_POLY };
 
-/* SLEEF 3.5.1 declares its functions with a const-qualified return type
- * (its CONST macro); clang then sees a function type other than exp8_fn
- * and rejects the conversion, so the kernels are handed these wrappers,
- * which inline into one call of the SLEEF function. */
-static __m256 exp8_fast(__m256 x) { return Sleef_expf8_u10avx2(x); }
-static __m256 exp8_det(__m256 x) { return Sleef_finz_expf8_u10avx2(x); }
+ALWAYS_INLINE __m256 vexp(const int kind, __m256 x) {
+    return kind == EXP_POLY   ? exp8_poly(x)
+           : kind == EXP_FINZ ? Sleef_finz_expf8_u10avx2(x)
+                              : Sleef_expf8_u10avx2(x);
+}
 
 /* Horizontal max of lanes that are never NaN (pass 1 never lets one in). */
 ALWAYS_INLINE float hmax(__m256 v) {
@@ -104,14 +108,14 @@ ALWAYS_INLINE float logits(const int has_mask, size_t n, float scale,
 
 /* exp(x − shift) of c elements at p (8, or c < 8 through lane masks),
  * stored back; returns them with unused lanes 0, ready for a partial sum. */
-ALWAYS_INLINE __m256 exp8(exp8_fn ex, size_t c, float *p, __m256 shift) {
+ALWAYS_INLINE __m256 exp8(const int kind, size_t c, float *p, __m256 shift) {
     if (c >= 8) {
-        __m256 e = ex(_mm256_sub_ps(_mm256_loadu_ps(p), shift));
+        __m256 e = vexp(kind, _mm256_sub_ps(_mm256_loadu_ps(p), shift));
         _mm256_storeu_ps(p, e);
         return e;
     }
     __m256i k = lanes_below(c);
-    __m256 e = ex(_mm256_sub_ps(_mm256_maskload_ps(p, k), shift));
+    __m256 e = vexp(kind, _mm256_sub_ps(_mm256_maskload_ps(p, k), shift));
     _mm256_maskstore_ps(p, k, e);
     return _mm256_and_ps(e, _mm256_castsi256_ps(k));
 }
@@ -122,7 +126,7 @@ ALWAYS_INLINE __m256 exp8(exp8_fn ex, size_t c, float *p, __m256 shift) {
  * a long dependency chain whose waiting operations fill the scheduler, and
  * pass 1's independent loads, multiplies and maxima run in the gaps
  * (softmax_online at 84×128: 0.75 vs 0.83 ns per logit as two passes). */
-ALWAYS_INLINE float exp_sum(exp8_fn ex, const int has_mask, const int has_next,
+ALWAYS_INLINE float exp_sum(const int kind, const int has_mask, const int has_next,
                             size_t n, float shift, float *row, float scale,
                             float *next, const float *nmask,
                             float *next_max) {
@@ -136,18 +140,18 @@ ALWAYS_INLINE float exp_sum(exp8_fn ex, const int has_mask, const int has_next,
             logits8(has_mask, 8, next + j, NMASK(j), vs, &mx);
             logits8(has_mask, 8, next + j + 8, NMASK(j + 8), vs, &mx);
         }
-        s0 = _mm256_add_ps(s0, exp8(ex, 8, row + j, vsh));
-        s1 = _mm256_add_ps(s1, exp8(ex, 8, row + j + 8, vsh));
+        s0 = _mm256_add_ps(s0, exp8(kind, 8, row + j, vsh));
+        s1 = _mm256_add_ps(s1, exp8(kind, 8, row + j + 8, vsh));
     }
     if (j < n) {
         if (has_next)
             logits8(has_mask, n - j, next + j, NMASK(j), vs, &mx);
-        s0 = _mm256_add_ps(s0, exp8(ex, n - j, row + j, vsh));
+        s0 = _mm256_add_ps(s0, exp8(kind, n - j, row + j, vsh));
     }
     if (j + 8 < n) {
         if (has_next)
             logits8(has_mask, n - j - 8, next + j + 8, NMASK(j + 8), vs, &mx);
-        s1 = _mm256_add_ps(s1, exp8(ex, n - j - 8, row + j + 8, vsh));
+        s1 = _mm256_add_ps(s1, exp8(kind, n - j - 8, row + j + 8, vsh));
     }
 #undef NMASK
     if (has_next)
@@ -157,14 +161,14 @@ ALWAYS_INLINE float exp_sum(exp8_fn ex, const int has_mask, const int has_next,
 
 /* Pass 2 of row i of the tile, with pass 1 of row i + 1 when there is one;
  * mx holds row i's maximum on entry and row i + 1's on return. */
-ALWAYS_INLINE float exp_row(exp8_fn ex, const int has_mask, size_t m,
+ALWAYS_INLINE float exp_row(const int kind, const int has_mask, size_t m,
                             size_t n, size_t i, float shift, float scale,
                             const float *mask, size_t ldm, float *s,
                             size_t lds, float *mx) {
     float *row = s + i * lds;
     if (i + 1 == m)
-        return exp_sum(ex, has_mask, 0, n, shift, row, scale, NULL, NULL, NULL);
-    return exp_sum(ex, has_mask, 1, n, shift, row, scale, row + lds,
+        return exp_sum(kind, has_mask, 0, n, shift, row, scale, NULL, NULL, NULL);
+    return exp_sum(kind, has_mask, 1, n, shift, row, scale, row + lds,
                    has_mask ? mask + (i + 1) * ldm : NULL, mx);
 }
 
@@ -181,13 +185,13 @@ ALWAYS_INLINE void scale_row(size_t n, float inv, float *row) {
     }
 }
 
-ALWAYS_INLINE void plain(exp8_fn ex, const int has_mask, size_t m, size_t n,
+ALWAYS_INLINE void plain(const int kind, const int has_mask, size_t m, size_t n,
                          float scale, const float *mask, size_t ldm, float *s,
                          size_t lds) {
     float mx = logits(has_mask, n, scale, mask, s);
     for (size_t i = 0; i < m; i++) {
         float shift = mx == -INFINITY ? 0.0f : mx;
-        float sum = exp_row(ex, has_mask, m, n, i, shift, scale, mask, ldm, s,
+        float sum = exp_row(kind, has_mask, m, n, i, shift, scale, mask, ldm, s,
                             lds, &mx);
         scale_row(n, sum == 0.0f ? 0.0f : 1.0f / sum, s + i * lds);
     }
@@ -195,18 +199,18 @@ ALWAYS_INLINE void plain(exp8_fn ex, const int has_mask, size_t m, size_t n,
 
 /* α = exp(row_max − m̂) of rows i0 … i0+g−1 in one vector exp, and
  * row_sum = fmaf(α, row_sum, Σ): the scalar kernel's single rounding. */
-ALWAYS_INLINE void online_flush(exp8_fn ex, size_t i0, size_t g,
+ALWAYS_INLINE void online_flush(const int kind, size_t i0, size_t g,
                                 const float *delta, const float *sum,
                                 float *row_sum, float *alpha) {
     __m256i k = lanes_below(g);
-    __m256 a = ex(_mm256_loadu_ps(delta));
+    __m256 a = vexp(kind, _mm256_loadu_ps(delta));
     __m256 l = _mm256_fmadd_ps(a, _mm256_maskload_ps(row_sum + i0, k),
                                _mm256_loadu_ps(sum));
     _mm256_maskstore_ps(alpha + i0, k, a);
     _mm256_maskstore_ps(row_sum + i0, k, l);
 }
 
-ALWAYS_INLINE void online(exp8_fn ex, const int has_mask, size_t m, size_t n,
+ALWAYS_INLINE void online(const int kind, const int has_mask, size_t m, size_t n,
                           float scale, const float *mask, size_t ldm,
                           float *s, size_t lds, float *row_max,
                           float *row_sum, float *alpha) {
@@ -218,27 +222,32 @@ ALWAYS_INLINE void online(exp8_fn ex, const int has_mask, size_t m, size_t n,
         /* −0 → +0: every ISA stores a zero max as +0 */
         float m_new = (row_max[i] > mx ? row_max[i] : mx) + 0.0f;
         float shift = m_new == -INFINITY ? 0.0f : m_new;
-        sum[i % 8] = exp_row(ex, has_mask, m, n, i, shift, scale, mask, ldm,
+        sum[i % 8] = exp_row(kind, has_mask, m, n, i, shift, scale, mask, ldm,
                              s, lds, &mx);
         delta[i % 8] = row_max[i] - shift;
         row_max[i] = m_new;
         if (i % 8 == 7 || i + 1 == m)
-            online_flush(ex, i - i % 8, i % 8 + 1, delta, sum, row_sum, alpha);
+            online_flush(kind, i - i % 8, i % 8 + 1, delta, sum, row_sum, alpha);
     }
 }
 
+/* Each public kernel instantiates its body for the exp the flags select
+ * and for the presence of a mask, all constants inside the body. */
+#define EXP_KIND(flags)                                                        \
+    ((flags) & SIMDATTN_FAST_EXP        ? EXP_POLY                             \
+     : (flags) & SIMDATTN_DETERMINISTIC ? EXP_FINZ                             \
+                                        : EXP_U10)
+
 void sa_softmax_avx2(size_t m, size_t n, float scale, const float *mask,
                      size_t ldm, float *s, size_t lds, unsigned flags) {
-    if (flags & SIMDATTN_DETERMINISTIC) {
-        if (mask)
-            plain(exp8_det, 1, m, n, scale, mask, ldm, s, lds);
-        else
-            plain(exp8_det, 0, m, n, scale, mask, ldm, s, lds);
-    } else {
-        if (mask)
-            plain(exp8_fast, 1, m, n, scale, mask, ldm, s, lds);
-        else
-            plain(exp8_fast, 0, m, n, scale, mask, ldm, s, lds);
+    switch (EXP_KIND(flags) * 2 + (mask != NULL)) {
+#define CASE(kind, has_mask)                                                   \
+    case kind * 2 + has_mask:                                                  \
+        plain(kind, has_mask, m, n, scale, mask, ldm, s, lds);                 \
+        break;
+        CASE(EXP_U10, 0) CASE(EXP_U10, 1) CASE(EXP_FINZ, 0)
+        CASE(EXP_FINZ, 1) CASE(EXP_POLY, 0) CASE(EXP_POLY, 1)
+#undef CASE
     }
 }
 
@@ -246,19 +255,14 @@ void sa_softmax_online_avx2(size_t m, size_t n, float scale,
                             const float *mask, size_t ldm, float *s,
                             size_t lds, float *row_max, float *row_sum,
                             float *alpha, unsigned flags) {
-    if (flags & SIMDATTN_DETERMINISTIC) {
-        if (mask)
-            online(exp8_det, 1, m, n, scale, mask, ldm, s,
-                   lds, row_max, row_sum, alpha);
-        else
-            online(exp8_det, 0, m, n, scale, mask, ldm, s,
-                   lds, row_max, row_sum, alpha);
-    } else {
-        if (mask)
-            online(exp8_fast, 1, m, n, scale, mask, ldm, s, lds,
-                   row_max, row_sum, alpha);
-        else
-            online(exp8_fast, 0, m, n, scale, mask, ldm, s, lds,
-                   row_max, row_sum, alpha);
+    switch (EXP_KIND(flags) * 2 + (mask != NULL)) {
+#define CASE(kind, has_mask)                                                   \
+    case kind * 2 + has_mask:                                                  \
+        online(kind, has_mask, m, n, scale, mask, ldm, s, lds, row_max,        \
+               row_sum, alpha);                                                \
+        break;
+        CASE(EXP_U10, 0) CASE(EXP_U10, 1) CASE(EXP_FINZ, 0)
+        CASE(EXP_FINZ, 1) CASE(EXP_POLY, 0) CASE(EXP_POLY, 1)
+#undef CASE
     }
 }

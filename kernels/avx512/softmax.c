@@ -12,14 +12,17 @@
  * Online: α = exp(row_max − m̂), row_sum = fmaf(α, row_sum, Σ), computed for
  *         16 rows at a time once their rows are done.
  * Each row takes three passes over L1-resident data: logits and max, exps,
- * sum (see exp_row for why the sum has its own pass).
+ * sum (see exp_row for why the sum has its own pass); two with the inlined
+ * fast exp, which sums as it goes.
  * exp is SLEEF's Sleef_expf16_u10avx512f (≤ 1 ULP), or with
  * SIMDATTN_DETERMINISTIC Sleef_finz_expf16_u10avx512f, whose bits equal the
  * scalar kernel's Sleef_finz_expf1_u10purecfma: in that mode the results
  * are bit-identical to the scalar kernel (a zero row_max is stored as +0
  * by every ISA, whichever zero the max scan kept).  Debian's SLEEF 3.5.1
- * exports both names for one function, so there the fast mode costs the
- * same and gives the same bits.  Bound: see simdattn.h.
+ * exports both names for one function, so there the default mode costs
+ * the same and gives the same bits.  With SIMDATTN_FAST_EXP it is
+ * exp16_poly (helpers.h), inlined, which returns the scalar kernel's bits
+ * too.  Bound: see simdattn.h.
  *
  * Tails are masked: the max ignores lanes past n (−inf), the sum adds +0
  * for them, and masked loads and stores touch only S[i][0 … n−1]
@@ -34,17 +37,15 @@
 #include "helpers.h"
 #include "internal.h"
 
-typedef __m512 (*exp16_fn)(__m512);
+/* Which exp: a constant in every instantiation of the kernels' bodies.
+ * SLEEF is called by name, never through a function pointer (clang
+ * rejects converting SLEEF 3.5.1's const-qualified return types). */
+enum { EXP_U10, EXP_FINZ, EXP_POLY };
 
-/* SLEEF 3.5.1 declares its functions with a const-qualified return type
- * (its CONST macro); clang then sees a function type other than exp16_fn
- * and rejects the pointer conversion, so the table points at wrappers.
- * Each inlines into one call of the SLEEF function. */
-static __m512 exp16_fast(__m512 x) { return Sleef_expf16_u10avx512f(x); }
-static __m512 exp16_det(__m512 x) { return Sleef_finz_expf16_u10avx512f(x); }
-
-static exp16_fn exp16_for(unsigned flags) {
-    return flags & SIMDATTN_DETERMINISTIC ? exp16_det : exp16_fast;
+SA_INLINE __m512 exp16(const int kind, __m512 x) {
+    return kind == EXP_POLY   ? exp16_poly(x)
+           : kind == EXP_FINZ ? Sleef_finz_expf16_u10avx512f(x)
+                              : Sleef_expf16_u10avx512f(x);
 }
 
 /* x = s·scale (+ mask) written back into s; returns max_j x_j. */
@@ -70,20 +71,33 @@ static float logits(size_t n, float scale, const float *mrow, float *s) {
     return _mm512_reduce_max_ps(mx);
 }
 
-/* s_j = exp(s_j − shift).  No sum is carried from one exp call to the
- * next: every zmm is call-clobbered, so a running sum here is spilled and
- * reloaded around each SLEEF call, a store-load chain per vector (the sum
- * in its own pass made the online kernel 14% faster). */
-static void exp_row(size_t n, float shift, float *s, exp16_fn exp16) {
+/* s_j = exp(s_j − shift).  With SLEEF no sum is carried from one exp
+ * call to the next: every zmm is call-clobbered, so a running sum here is
+ * spilled and reloaded around each SLEEF call, a store-load chain per
+ * vector (the sum in its own pass, sum_row, made the online kernel 14%
+ * faster).  The inlined EXP_POLY leaves registers alone: it adds each
+ * vector into the canonical accumulator as it goes (sum_row's order and
+ * bits: masked-off lanes keep the lane's partial sum, as adding +0 does)
+ * and returns the sum; the other kinds return 0. */
+SA_INLINE float exp_row(const int kind, size_t n, float shift, float *s) {
     const __m512 vshift = _mm512_set1_ps(shift);
+    __m512 acc = _mm512_setzero_ps();
     size_t j = 0;
-    for (; j + 16 <= n; j += 16)
-        _mm512_storeu_ps(s + j, exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), vshift)));
+    for (; j + 16 <= n; j += 16) {
+        __m512 e = exp16(kind, _mm512_sub_ps(_mm512_loadu_ps(s + j), vshift));
+        _mm512_storeu_ps(s + j, e);
+        if (kind == EXP_POLY)
+            acc = _mm512_add_ps(acc, e);
+    }
     if (j < n) {
         __mmask16 t = lanes(n - j);
         __m512 x = _mm512_maskz_loadu_ps(t, s + j);
-        _mm512_mask_storeu_ps(s + j, t, exp16(_mm512_sub_ps(x, vshift)));
+        __m512 e = exp16(kind, _mm512_sub_ps(x, vshift));
+        _mm512_mask_storeu_ps(s + j, t, e);
+        if (kind == EXP_POLY)
+            acc = _mm512_mask_add_ps(acc, t, acc, e);
     }
+    return kind == EXP_POLY ? sum16(acc) : 0.0f;
 }
 
 /* Canonical 16-lane sum of s_0 … s_(n−1): lanes past n add +0, which
@@ -98,14 +112,14 @@ static float sum_row(size_t n, const float *s) {
     return sum16(acc);
 }
 
-void sa_softmax_avx512(size_t m, size_t n, float scale, const float *mask,
-                       size_t ldm, float *s, size_t lds, unsigned flags) {
-    exp16_fn exp16 = exp16_for(flags);
+SA_INLINE void plain(const int kind, size_t m, size_t n, float scale,
+                     const float *mask, size_t ldm, float *s, size_t lds) {
     for (size_t i = 0; i < m; i++) {
         float *row = s + i * lds;
         float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
-        exp_row(n, mx == -INFINITY ? 0.0f : mx, row, exp16);
-        float sum = sum_row(n, row);
+        float sum = exp_row(kind, n, mx == -INFINITY ? 0.0f : mx, row);
+        if (kind != EXP_POLY)
+            sum = sum_row(n, row);
         const __m512 inv = _mm512_set1_ps(sum == 0.0f ? 0.0f : 1.0f / sum);
         size_t j = 0;
         for (; j + 16 <= n; j += 16)
@@ -118,11 +132,9 @@ void sa_softmax_avx512(size_t m, size_t n, float scale, const float *mask,
     }
 }
 
-void sa_softmax_online_avx512(size_t m, size_t n, float scale,
-                              const float *mask, size_t ldm, float *s,
-                              size_t lds, float *row_max, float *row_sum,
-                              float *alpha, unsigned flags) {
-    exp16_fn exp16 = exp16_for(flags);
+SA_INLINE void online(const int kind, size_t m, size_t n, float scale,
+                      const float *mask, size_t ldm, float *s, size_t lds,
+                      float *row_max, float *row_sum, float *alpha) {
     /* Rows in groups of 16, one pass at a time (maxima, exps, sums), so the
      * out-of-order core overlaps one row's reduction latency with the
      * next row's work; then α and the running state of the whole group
@@ -141,16 +153,38 @@ void sa_softmax_online_avx512(size_t m, size_t n, float scale,
             shift[r] = mx == -INFINITY ? 0.0f : mx;
         }
         for (size_t r = 0; r < g; r++)
-            exp_row(n, shift[r], s + (i0 + r) * lds, exp16);
-        for (size_t r = 0; r < g; r++)
+            sum[r] = exp_row(kind, n, shift[r], s + (i0 + r) * lds);
+        for (size_t r = 0; r < g && kind != EXP_POLY; r++)
             sum[r] = sum_row(n, s + (i0 + r) * lds);
         __mmask16 t = lanes(g);
-        __m512 a = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, row_max + i0),
-                                       _mm512_loadu_ps(shift)));
+        __m512 a = exp16(kind, _mm512_sub_ps(_mm512_maskz_loadu_ps(t, row_max + i0),
+                                             _mm512_loadu_ps(shift)));
         __m512 l = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(t, row_sum + i0),
                                    _mm512_loadu_ps(sum));
         _mm512_mask_storeu_ps(alpha + i0, t, a);
         _mm512_mask_storeu_ps(row_sum + i0, t, l);
         _mm512_mask_storeu_ps(row_max + i0, t, _mm512_loadu_ps(newmax));
     }
+}
+
+void sa_softmax_avx512(size_t m, size_t n, float scale, const float *mask,
+                       size_t ldm, float *s, size_t lds, unsigned flags) {
+    if (flags & SIMDATTN_FAST_EXP)
+        plain(EXP_POLY, m, n, scale, mask, ldm, s, lds);
+    else if (flags & SIMDATTN_DETERMINISTIC)
+        plain(EXP_FINZ, m, n, scale, mask, ldm, s, lds);
+    else
+        plain(EXP_U10, m, n, scale, mask, ldm, s, lds);
+}
+
+void sa_softmax_online_avx512(size_t m, size_t n, float scale,
+                              const float *mask, size_t ldm, float *s,
+                              size_t lds, float *row_max, float *row_sum,
+                              float *alpha, unsigned flags) {
+    if (flags & SIMDATTN_FAST_EXP)
+        online(EXP_POLY, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
+    else if (flags & SIMDATTN_DETERMINISTIC)
+        online(EXP_FINZ, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
+    else
+        online(EXP_U10, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
 }

@@ -13,6 +13,8 @@
 #include <arm_neon.h>
 #include <stddef.h>
 
+#include "fastexp.h"
+
 #define SA_INLINE static inline __attribute__((always_inline))
 /* Unroll a loop over register-block rows or vectors completely and early:
  * GCC 12 scalarises an accumulator array (keeps it in registers) only
@@ -37,6 +39,30 @@ SA_INLINE void store_part(float *p, float32x4_t x, size_t r) {
         vst1q_lane_f32(p + 1, x, 1);
     if (r > 2)
         vst1q_lane_f32(p + 2, x, 2);
+}
+
+/* ---- fast exp (SIMDATTN_FAST_EXP) --------------------------------------
+ * The steps of kernels/fastexp.h on 4 lanes; the same operations as the
+ * scalar exp_poly, so the same bits.  vfmsq(c, a, b) = c − a·b rounded
+ * once, as fmaf(a, −b, c); of NaN operands it returns the addend c's.  FMAX (vmaxq, not the NaN-dropping vmaxnmq)
+ * returns NaN when x is NaN. */
+SA_INLINE float32x4_t exp4_poly(float32x4_t x) {
+    const float32x4_t shift = vdupq_n_f32(SA_EXP_SHIFT);
+    x = vmaxq_f32(vdupq_n_f32(SA_EXP_XMIN), x);                         /* 1 */
+    float32x4_t z = vfmaq_f32(shift, x, vdupq_n_f32(SA_EXP_LOG2E));     /* 2 */
+    float32x4_t n = vsubq_f32(z, shift);                                /* 3 */
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(SA_EXP_LN2_HI));        /* 4 */
+    r = vfmsq_f32(r, n, vdupq_n_f32(SA_EXP_LN2_LO));
+    float32x4_t p = vfmaq_f32(vdupq_n_f32(SA_EXP_P5),                   /* 5 */
+                              vdupq_n_f32(SA_EXP_P6), r);
+    p = vfmaq_f32(vdupq_n_f32(SA_EXP_P4), p, r);
+    p = vfmaq_f32(vdupq_n_f32(SA_EXP_P3), p, r);
+    p = vfmaq_f32(vdupq_n_f32(SA_EXP_P2), p, r);
+    p = vfmaq_f32(vdupq_n_f32(SA_EXP_P1), p, r);
+    p = vfmaq_f32(vdupq_n_f32(SA_EXP_P0), p, r);
+    float32x4_t s = vreinterpretq_f32_u32(                              /* 6 */
+        vshlq_n_u32(vreinterpretq_u32_f32(z), 23));
+    return vmulq_f32(p, s);                                             /* 7 */
 }
 
 #endif

@@ -15,9 +15,11 @@
  * row_sum = fma(α, row_sum, Σ).
  * exp: Sleef_expf4_u10advsimd (≤ 1 ULP), or Sleef_finz_expf4_u10advsimd
  * with SIMDATTN_DETERMINISTIC, which returns the bits of the scalar
- * kernel's Sleef_finz_expf1_u10purecfma; every other operation is the
- * scalar one in the scalar order, so deterministic results are
- * bit-identical to sa_softmax_scalar / sa_softmax_online_scalar.  (Among
+ * kernel's Sleef_finz_expf1_u10purecfma, or exp4_poly (helpers.h, inlined)
+ * with SIMDATTN_FAST_EXP, which returns the scalar exp_poly's bits; every
+ * other operation is the scalar one in the scalar order, so deterministic
+ * and fast-exp results are bit-identical to sa_softmax_scalar /
+ * sa_softmax_online_scalar.  (Among
  * logits +0 and −0 the scalar scan keeps the first as m, FMAXNM returns
  * +0; exp arguments are the same either way, and every ISA stores a zero
  * row_max as +0.)
@@ -40,17 +42,15 @@
 #include "helpers.h"
 #include "internal.h"
 
-typedef float32x4_t (*exp4_fn)(float32x4_t);
+/* Which exp: a constant in every instantiation of the kernels' bodies.
+ * SLEEF is called by name, never through a function pointer (clang
+ * rejects converting SLEEF 3.5.1's const-qualified return types). */
+enum { EXP_U10, EXP_FINZ, EXP_POLY };
 
-/* SLEEF 3.5.1 declares its functions with a const-qualified return type
- * (its CONST macro); clang then sees a function type other than exp4_fn
- * and rejects the conversion, so the table points at wrappers, each one
- * branch to the SLEEF function. */
-static float32x4_t exp4_fast(float32x4_t x) { return Sleef_expf4_u10advsimd(x); }
-static float32x4_t exp4_det(float32x4_t x) { return Sleef_finz_expf4_u10advsimd(x); }
-
-static exp4_fn pick_exp(unsigned flags) {
-    return flags & SIMDATTN_DETERMINISTIC ? exp4_det : exp4_fast;
+SA_INLINE float32x4_t vexp(const int kind, float32x4_t x) {
+    return kind == EXP_POLY   ? exp4_poly(x)
+           : kind == EXP_FINZ ? Sleef_finz_expf4_u10advsimd(x)
+                              : Sleef_expf4_u10advsimd(x);
 }
 
 /* Logits of one row into s, returns their maximum (−inf if all are −inf
@@ -78,30 +78,30 @@ static float logits(size_t n, float scale, const float *mrow, float *s) {
 }
 
 /* x[0 … 15] = exp(x − shift), each added into its lane of acc. */
-SA_INLINE void exp16(float *x, float32x4_t shift, float32x4_t acc[4],
-                     exp4_fn ex) {
+SA_INLINE void exp16(const int kind, float *x, float32x4_t shift,
+                     float32x4_t acc[4]) {
     for (size_t v = 0; v < 4; v++) {
-        float32x4_t e = ex(vsubq_f32(vld1q_f32(x + 4 * v), shift));
+        float32x4_t e = vexp(kind, vsubq_f32(vld1q_f32(x + 4 * v), shift));
         vst1q_f32(x + 4 * v, e);
         acc[v] = vaddq_f32(acc[v], e);
     }
 }
 
 /* s = exp(s − shift) over one row; returns the canonical 16-lane sum. */
-static float exp_sum(size_t n, float shift, float *s, exp4_fn ex) {
+SA_INLINE float exp_sum(const int kind, size_t n, float shift, float *s) {
     float32x4_t acc[4], sh = vdupq_n_f32(shift);
     for (size_t v = 0; v < 4; v++)
         acc[v] = vdupq_n_f32(0.0f);
     size_t j = 0;
     for (; j + 16 <= n; j += 16)
-        exp16(s + j, sh, acc, ex);
+        exp16(kind, s + j, sh, acc);
     if (j < n) {
         float buf[16];
         size_t r = n - j;
         memcpy(buf, s + j, r * sizeof(float));
         for (size_t t = r; t < 16; t++)
             buf[t] = -INFINITY; /* shift is never NaN: exp(−inf) = +0 */
-        exp16(buf, sh, acc, ex);
+        exp16(kind, buf, sh, acc);
         memcpy(s + j, buf, r * sizeof(float));
     }
     float32x4_t h = vaddq_f32(vaddq_f32(acc[0], acc[2]),
@@ -118,22 +118,19 @@ static void scale_row(size_t n, float inv, float *s) {
         s[j] = s[j] * inv;
 }
 
-void sa_softmax_neon(size_t m, size_t n, float scale, const float *mask,
-                     size_t ldm, float *s, size_t lds, unsigned flags) {
-    exp4_fn ex = pick_exp(flags);
+SA_INLINE void plain(const int kind, size_t m, size_t n, float scale,
+                     const float *mask, size_t ldm, float *s, size_t lds) {
     for (size_t i = 0; i < m; i++) {
         float *row = s + i * lds;
         float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
-        float sum = exp_sum(n, mx == -INFINITY ? 0.0f : mx, row, ex);
+        float sum = exp_sum(kind, n, mx == -INFINITY ? 0.0f : mx, row);
         scale_row(n, sum == 0.0f ? 0.0f : 1.0f / sum, row);
     }
 }
 
-void sa_softmax_online_neon(size_t m, size_t n, float scale,
-                            const float *mask, size_t ldm, float *s,
-                            size_t lds, float *row_max, float *row_sum,
-                            float *alpha, unsigned flags) {
-    exp4_fn ex = pick_exp(flags);
+SA_INLINE void online(const int kind, size_t m, size_t n, float scale,
+                      const float *mask, size_t ldm, float *s, size_t lds,
+                      float *row_max, float *row_sum, float *alpha) {
     for (size_t i = 0; i < m; i++) {
         float *row = s + i * lds;
         float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
@@ -141,9 +138,31 @@ void sa_softmax_online_neon(size_t m, size_t n, float scale,
             mx = row_max[i];
         mx = mx + 0.0f; /* −0 → +0: every ISA stores a zero max as +0 */
         float shift = mx == -INFINITY ? 0.0f : mx;
-        float sum = exp_sum(n, shift, row, ex);
-        alpha[i] = vgetq_lane_f32(ex(vdupq_n_f32(row_max[i] - shift)), 0);
+        float sum = exp_sum(kind, n, shift, row);
+        alpha[i] = vgetq_lane_f32(vexp(kind, vdupq_n_f32(row_max[i] - shift)), 0);
         row_sum[i] = fmaf(alpha[i], row_sum[i], sum);
         row_max[i] = mx;
     }
+}
+
+void sa_softmax_neon(size_t m, size_t n, float scale, const float *mask,
+                     size_t ldm, float *s, size_t lds, unsigned flags) {
+    if (flags & SIMDATTN_FAST_EXP)
+        plain(EXP_POLY, m, n, scale, mask, ldm, s, lds);
+    else if (flags & SIMDATTN_DETERMINISTIC)
+        plain(EXP_FINZ, m, n, scale, mask, ldm, s, lds);
+    else
+        plain(EXP_U10, m, n, scale, mask, ldm, s, lds);
+}
+
+void sa_softmax_online_neon(size_t m, size_t n, float scale,
+                            const float *mask, size_t ldm, float *s,
+                            size_t lds, float *row_max, float *row_sum,
+                            float *alpha, unsigned flags) {
+    if (flags & SIMDATTN_FAST_EXP)
+        online(EXP_POLY, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
+    else if (flags & SIMDATTN_DETERMINISTIC)
+        online(EXP_FINZ, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
+    else
+        online(EXP_U10, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
 }

@@ -15,11 +15,17 @@
  * combined by halving (lanes 0–7 + 8–15, then 0–3 + 4–7, 0–1 + 2–3, 0 + 1).
  * exp here is libm's expf (glibc: < 1 ULP), the most accurate one at hand;
  * with SIMDATTN_DETERMINISTIC it is SLEEF's Sleef_finz_expf1_u10purecfma,
- * which returns the same bits as the finz vector variants of every ISA.
+ * which returns the same bits as the finz vector variants of every ISA;
+ * with SIMDATTN_FAST_EXP it is exp_poly below, the operations of
+ * kernels/fastexp.h in C, whose bits every ISA's vector version returns
+ * (fmaf is glibc's, correctly rounded with or without an FMA unit).
  * Bound per probability: see simdattn.h.
  */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
+#include "fastexp.h"
 #include "internal.h"
 
 static float sum16(const float *p, size_t n) {
@@ -50,7 +56,33 @@ static float logits(size_t n, float scale, const float *mrow, float *s) {
  * defined (it is not in this FMA-free file), so declare the one we use. */
 float Sleef_finz_expf1_u10purecfma(float);
 
+/* The SIMDATTN_FAST_EXP exp, step by step as kernels/fastexp.h numbers
+ * them.  Step 4 negates the constant, not n: −n would flip the sign of a
+ * NaN, which the vector FNMADD/FMLS forms never return (they propagate the
+ * addend's or the first NaN unchanged), and NaN bits must match too. */
+static float exp_poly(float x) {
+    x = x < SA_EXP_XMIN ? SA_EXP_XMIN : x;                     /* 1 */
+    float z = fmaf(x, SA_EXP_LOG2E, SA_EXP_SHIFT);              /* 2 */
+    float n = z - SA_EXP_SHIFT;                                 /* 3 */
+    float r = fmaf(n, -SA_EXP_LN2_HI, x);                       /* 4 */
+    r = fmaf(n, -SA_EXP_LN2_LO, r);
+    float p = fmaf(SA_EXP_P6, r, SA_EXP_P5);                    /* 5 */
+    p = fmaf(p, r, SA_EXP_P4);
+    p = fmaf(p, r, SA_EXP_P3);
+    p = fmaf(p, r, SA_EXP_P2);
+    p = fmaf(p, r, SA_EXP_P1);
+    p = fmaf(p, r, SA_EXP_P0);
+    uint32_t bits;                                              /* 6 */
+    memcpy(&bits, &z, sizeof bits);
+    bits <<= 23;
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return p * s;                                               /* 7 */
+}
+
 static float exp1(float x, unsigned flags) {
+    if (flags & SIMDATTN_FAST_EXP)
+        return exp_poly(x);
     return flags & SIMDATTN_DETERMINISTIC ? Sleef_finz_expf1_u10purecfma(x)
                                           : expf(x);
 }

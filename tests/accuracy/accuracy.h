@@ -16,8 +16,8 @@ enum { FIG_MAX_ULP, FIG_MEAN_ULP, FIG_REL_NORM, FIG_MAX_RATIO, FIG_COUNT };
 extern const char *const fig_names[FIG_COUNT];
 
 /* One measured case.  key = arch/isa/kernel/mode/case, mode "-" for the
- * kernels without flags (qk, pv), "fast" or "det" (SIMDATTN_DETERMINISTIC)
- * for the others. */
+ * kernels without flags (qk, pv), "fast" (flags 0), "fastexp"
+ * (SIMDATTN_FAST_EXP) or "det" (SIMDATTN_DETERMINISTIC) for the others. */
 typedef struct record {
     char key[128];
     char shape[48];

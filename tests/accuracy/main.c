@@ -53,7 +53,7 @@ static const double MARGIN_FLOOR[FIG_COUNT] = {0x1p-10, 0x1p-10, U_F32 * 0x1p-10
 /* Kernel rows of the tables, in this order. */
 static const char *const KERNELS[] = {"qk", "exp", "softmax", "softmax_online",
                                       "pv", "forward"};
-static const char *const MODE_ORDER[] = {"-", "fast", "det"};
+static const char *const MODE_ORDER[] = {"-", "fast", "fastexp", "det"};
 
 /* Field `idx` of a key arch/isa/kernel/mode/case into buf. */
 static const char *key_part(const char *key, int idx, char *buf, size_t len) {
@@ -220,7 +220,8 @@ static void summary_table(FILE *f, const record_list *l, int fig) {
 
 static void write_summary(FILE *f, const record_list *l) {
     fprintf(f, "Max error in ULPs of the exact result, worst case per kernel "
-               "(mode: fast, det = SIMDATTN_DETERMINISTIC, - = no flag):\n\n");
+               "(mode: fast = flags 0, fastexp = SIMDATTN_FAST_EXP, "
+               "det = SIMDATTN_DETERMINISTIC, - = no flag):\n\n");
     summary_table(f, l, FIG_MAX_ULP);
     fprintf(f, "\nMax |error| / documented bound (must be ≤ 1):\n\n");
     summary_table(f, l, FIG_MAX_RATIO);
