@@ -373,9 +373,12 @@ typedef struct simdattn_forward_desc {
      * one padded KV tensor).  NULL: every entry has kv_len keys. */
     const size_t *kv_lens;
     simdattn_isa isa; /* SIMDATTN_ISA_AUTO or an explicit ISA */
-    /* simdattn_forward only: run on up to this many OpenMP threads (0 or
-     * 1: the calling thread).  Builds without OpenMP run on the calling
-     * thread.  The result is the same bits for every value. */
+    /* simdattn_forward: run on up to this many OpenMP threads (0 or 1:
+     * the calling thread; builds without OpenMP run on the calling
+     * thread).  Task interface: how many workers the caller will run the
+     * items on, a hint that sizes the items (1: one item per batch entry
+     * and KV head, K packed once; 0: unknown, the finest items).  The
+     * result is the same bits for every value. */
     unsigned threads;
 } simdattn_forward_desc;
 
@@ -465,7 +468,8 @@ SIMDATTN_API simdattn_status simdattn_forward(const simdattn_forward_desc *desc)
  * threads; once all have returned OK, O holds exactly what
  * simdattn_forward(desc) writes (same bits).  Neither call keeps state:
  * desc and the tensors must stay unchanged until the last item returns.
- * desc->threads is ignored here.  run_task validates desc again on every
+ * desc->threads sizes the items (see its field); both calls must see the
+ * same value.  run_task validates desc again on every
  * call (O(1), plus O(batch) with kv_lens), which is what lets it keep no
  * state; it also returns INVALID_ARGUMENT for index ≥ count, a NULL or
  * misaligned workspace, or one overlapping a tensor; on error it writes

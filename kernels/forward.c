@@ -54,9 +54,14 @@
  * 26% longer than packing once per head, 168 rows 13%, 336 rows 4.5%,
  * 672 rows 1.5%; GQA 4:1 with 84 rows (336 head-rows) 7%.  Whole-head
  * items, though, leave B·H_kv items (8 here), too few for 16 threads.  So
- * each packing serves at least ITEM_HEAD_ROWS = 336 query-head rows: an
- * item covers ⌈336 / (group·MB)⌉ tiles (P128x8: 56 items, a simulated
- * dynamic schedule at 96% efficiency on 16 threads).  Items are numbered
+ * items are sized for the number of workers W (desc->threads; the task
+ * interface takes it as a hint, 0 = unknown): one worker gets whole heads;
+ * W > 1 get about 4·W items, as long as each packing still serves at
+ * least ITEM_HEAD_ROWS = 336 query-head rows, the finest split, which is
+ * also what W = 0 gets (P128x8 on 16 threads: 56 items, a simulated
+ * dynamic schedule at 96% efficiency).  The split changes which item
+ * packs K, never a tile or its key blocks, so the bits stay the same for
+ * every W.  Items are numbered
  * from the last chunk: under causality later rows see more keys, so a
  * dynamic scheduler taking items in index order runs the longest first,
  * and the short chunk left over (the first rows) last.
@@ -139,7 +144,7 @@ size_t sa_forward_block_keys(void) { return NB; }
 /* A work item covers ⌈ITEM_HEAD_ROWS / (group·MB)⌉ query tiles, so that
  * each packing of K serves at least ITEM_HEAD_ROWS query-head rows
  * (measured choice: see the header comment). */
-enum { ITEM_HEAD_ROWS = 336 };
+enum { ITEM_HEAD_ROWS = 336, ITEMS_PER_WORKER = 4 };
 
 /* A tile's first key block starts at its first visible key rounded down
  * to KEY_ALIGN, then blocks follow every NB keys.  32 is a multiple of
@@ -168,8 +173,10 @@ typedef struct plan {
     sa_span in[6], out; /* q, k, v, mask, key_mask, kv_lens; o */
 } plan;
 
-/* Validates d, resolves its ISA and sizes; nothing is written. */
-static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl) {
+/* Validates d, resolves its ISA and sizes items for `workers` threads
+ * (0: unknown, the finest items); nothing is written. */
+static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl,
+                               size_t workers) {
     if (!d || !d->q.data || !d->k.data || !d->v.data || !d->o)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     if (!d->batch || !d->q_heads || !d->kv_heads || !d->q_len ||
@@ -255,8 +262,24 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl) {
     pl->dv = dv;
     pl->group = hq / hk;
     pl->tiles = nq / MB + (nq % MB != 0);
-    pl->item_tiles =
-        (ITEM_HEAD_ROWS + pl->group * MB - 1) / (pl->group * MB);
+    /* Chunks of query tiles per (b, g).  The finest allowed keeps
+     * ITEM_HEAD_ROWS query-head rows per packing of K; one worker takes
+     * whole heads (K packed once: P128 on AVX-512 measured 0.82 → 0.86 of
+     * peak, P64 0.75 → 0.80); W workers get about ITEMS_PER_WORKER·W items
+     * for the dynamic schedule to balance, never finer than the finest. */
+    size_t bg = sa_mul(b, hk, &ovf);
+    size_t min_tiles = (ITEM_HEAD_ROWS + pl->group * MB - 1) / (pl->group * MB);
+    size_t most = pl->tiles / min_tiles + (pl->tiles % min_tiles != 0);
+    size_t chunks = most;
+    if (workers == 1)
+        chunks = 1;
+    else if (workers > 1 && bg != 0) {
+        size_t want = sa_mul(workers, ITEMS_PER_WORKER, &ovf);
+        chunks = want / bg + (want % bg != 0);
+        if (chunks > most)
+            chunks = most;
+    }
+    pl->item_tiles = pl->tiles / chunks + (pl->tiles % chunks != 0);
     pl->chunks = pl->tiles / pl->item_tiles +
                  (pl->tiles % pl->item_tiles != 0);
     pl->count = sa_mul(sa_mul(b, hk, &ovf), pl->chunks, &ovf);
@@ -472,7 +495,7 @@ simdattn_status simdattn_forward_tasks(const simdattn_forward_desc *d,
     plan pl;
     if (!count || !workspace_bytes)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    simdattn_status st = prepare(d, &pl);
+    simdattn_status st = prepare(d, &pl, d ? d->threads : 0);
     if (st != SIMDATTN_OK)
         return st;
     *count = pl.count;
@@ -483,7 +506,7 @@ simdattn_status simdattn_forward_tasks(const simdattn_forward_desc *d,
 simdattn_status simdattn_forward_run_task(const simdattn_forward_desc *d,
                                           size_t index, void *workspace) {
     plan pl;
-    simdattn_status st = prepare(d, &pl);
+    simdattn_status st = prepare(d, &pl, d ? d->threads : 0);
     if (st != SIMDATTN_OK)
         return st;
     if (index >= pl.count || !workspace ||
@@ -502,13 +525,13 @@ simdattn_status simdattn_forward_run_task(const simdattn_forward_desc *d,
 
 simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
     plan pl;
-    simdattn_status st = prepare(d, &pl);
+    size_t threads = d && d->threads > 1 ? d->threads : 1;
+#ifndef _OPENMP
+    threads = 1; /* built without OpenMP: one thread */
+#endif
+    simdattn_status st = prepare(d, &pl, threads);
     if (st != SIMDATTN_OK)
         return st;
-    size_t threads = d->threads > 1 ? d->threads : 1;
-#ifndef _OPENMP
-    threads = 1; /* built without OpenMP: the same items, one thread */
-#endif
     if (threads > pl.count)
         threads = pl.count;
     if (threads > INT_MAX)
