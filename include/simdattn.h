@@ -331,9 +331,20 @@ SIMDATTN_API simdattn_status simdattn_softcap(simdattn_isa isa, size_t m,
  * element stride of each of the first three axes (the last axis is
  * contiguous).  BHSD: {H·S·D, S·D, D}; BSHD: {S·H·D, D, H·D}. */
 typedef struct simdattn_tensor {
-    const float *data;
+    const void *data; /* float elements; for K and V, kv_dtype's type */
     size_t stride_batch, stride_head, stride_seq;
 } simdattn_tensor;
+
+/* Element type of the K and V tensors (the KV cache).  Q, O and the mask
+ * are always fp32, and so is all arithmetic: F16 (IEEE binary16) and BF16
+ * (bfloat16) elements are uint16_t bit patterns, widened exactly to fp32
+ * as they are read; strides still count elements. */
+typedef enum simdattn_dtype {
+    SIMDATTN_F32 = 0,
+    SIMDATTN_F16 = 1,
+    SIMDATTN_BF16 = 2,
+    SIMDATTN_DTYPE_COUNT = 3
+} simdattn_dtype;
 
 typedef struct simdattn_forward_desc {
     size_t batch;     /* ≥ 1 */
@@ -350,6 +361,7 @@ typedef struct simdattn_forward_desc {
     unsigned flags;   /* SIMDATTN_CAUSAL, and SIMDATTN_DETERMINISTIC or
                          SIMDATTN_FAST_EXP, or 0 */
     simdattn_tensor q, k, v;
+    simdattn_dtype kv_dtype; /* element type of k and v (0: SIMDATTN_F32) */
     /* Output [batch][q_heads][q_len][d_v]; must not overlap any input. */
     float *o;
     size_t o_stride_batch, o_stride_head, o_stride_seq;

@@ -185,6 +185,10 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl,
     if ((d->flags & ~(SIMDATTN_CAUSAL | SA_EXP_FLAGS)) != 0 ||
         !sa_exp_flags_valid(d->flags))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
+    if ((unsigned)d->kv_dtype >= SIMDATTN_DTYPE_COUNT)
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    if (d->kv_dtype != SIMDATTN_F32) /* not implemented yet */
+        return SIMDATTN_ERR_UNSUPPORTED_ISA;
     if (!isfinite(d->scale) || d->scale < 0.0f || !isfinite(d->softcap) ||
         d->softcap < 0.0f)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
@@ -400,15 +404,15 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
     float *alpha = row_sum + pl->row_floats;
     const size_t j_first = (size_t)rk.ulo / KEY_ALIGN * KEY_ALIGN;
     const size_t j_end = (size_t)rk.uhi;
-    const float *vh = d->v.data + b * d->v.stride_batch + g * d->v.stride_head;
+    const float *vh = (const float *)d->v.data + b * d->v.stride_batch + g * d->v.stride_head;
     const float sm_scale = pl->cap > 0.0f ? 1.0f : pl->scale;
 
     for (size_t h = h0; h < h0 + pl->group; h++) {
-        const float *qt_rows = d->q.data + b * d->q.stride_batch +
+        const float *qt_rows = (const float *)d->q.data + b * d->q.stride_batch +
                                h * d->q.stride_head + q0 * d->q.stride_seq;
         float *oh = d->o + b * d->o_stride_batch + h * d->o_stride_head;
         const float *mh =
-            d->mask.data ? d->mask.data + b * d->mask.stride_batch +
+            d->mask.data ? (const float *)d->mask.data + b * d->mask.stride_batch +
                                h * d->mask.stride_head +
                                q0 * d->mask.stride_seq
                          : NULL;
@@ -481,7 +485,7 @@ static void run_item(const plan *pl, size_t index, float *ws) {
     }
     const size_t k0 = (size_t)rk.ulo / KEY_ALIGN * KEY_ALIGN;
     const size_t k1 = (size_t)rk.uhi;
-    const float *kh = d->k.data + b * d->k.stride_batch + g * d->k.stride_head;
+    const float *kh = (const float *)d->k.data + b * d->k.stride_batch + g * d->k.stride_head;
     sa_pack_k(pl->t->qk_nr, k1 - k0, pl->dk, kh + k0 * d->k.stride_seq,
               d->k.stride_seq, ws);
     for (size_t q0 = r0; q0 < r1; q0 += MB)

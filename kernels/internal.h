@@ -55,6 +55,35 @@ typedef void sa_softcap_fn(size_t m, size_t n, float scale, float cap,
 #include "extra.inc"
 #undef SA_EXTRA
 
+/* Exact widening of one 16-bit KV element to fp32: the scalar reference
+ * every ISA's vector conversion (F16C/AVX-512 vcvtph2ps, NEON fcvtl, the
+ * bf16 16-bit shift) must match bit for bit.  A signalling NaN comes out
+ * quiet, as vcvtph2ps and fcvtl make it. */
+static inline float sa_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu, bits;
+    if (e == 0x1f)
+        bits = sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0);
+    else if (e != 0)
+        bits = sign | ((e + 112) << 23) | (m << 13);
+    else if (m == 0)
+        bits = sign;
+    else { /* subnormal: m·2^-24, normal in fp32 */
+        int sh = 0;
+        while (!(m & 0x400u)) {
+            m <<= 1;
+            sh++;
+        }
+        bits = sign | ((uint32_t)(113 - sh) << 23) | ((m & 0x3ffu) << 13);
+    }
+    union { uint32_t u; float f; } c = {bits};
+    return c.f;
+}
+static inline float sa_bf16_to_f32(uint16_t h) {
+    union { uint32_t u; float f; } c = {(uint32_t)h << 16};
+    return c.f;
+}
+
 /* Generic K packing (layout in simdattn.h), any panel width nr. */
 void sa_pack_k(size_t nr, size_t n, size_t d, const float *k, size_t ldk,
                float *kp);

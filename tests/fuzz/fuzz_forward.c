@@ -248,10 +248,10 @@ static void check_valid(problem *p) {
             size_t g = h / group;
             oracle_head oh = {
                 nq, d->kv_len, dim, scale, (d->flags & SIMDATTN_CAUSAL) != 0,
-                d->q.data + b * d->q.stride_batch + h * d->q.stride_head, d->q.stride_seq,
-                d->k.data + b * d->k.stride_batch + g * d->k.stride_head, d->k.stride_seq,
-                d->v.data + b * d->v.stride_batch + g * d->v.stride_head, d->v.stride_seq,
-                d->mask.data ? d->mask.data + b * d->mask.stride_batch + h * d->mask.stride_head
+                (const float *)d->q.data + b * d->q.stride_batch + h * d->q.stride_head, d->q.stride_seq,
+                (const float *)d->k.data + b * d->k.stride_batch + g * d->k.stride_head, d->k.stride_seq,
+                (const float *)d->v.data + b * d->v.stride_batch + g * d->v.stride_head, d->v.stride_seq,
+                d->mask.data ? (const float *)d->mask.data + b * d->mask.stride_batch + h * d->mask.stride_head
                              : NULL,
                 d->mask.stride_seq, KV_BLOCK, 0, 0.0f, 0, NULL,
                 d->flags & SIMDATTN_FAST_EXP ? SIMDATTN_FAST_EXP_ULP : 1.0};
