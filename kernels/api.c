@@ -21,7 +21,10 @@ const char *simdattn_status_str(simdattn_status status) {
 }
 
 sa_span sa_span_of(const void *p, size_t elems, int *overflow) {
-    size_t bytes = sa_mul(elems, sizeof(float), overflow);
+    return sa_span_bytes(p, sa_mul(elems, sizeof(float), overflow), overflow);
+}
+
+sa_span sa_span_bytes(const void *p, size_t bytes, int *overflow) {
     sa_span sp = {(uintptr_t)p, (uintptr_t)p};
     if (*overflow || UINTPTR_MAX - sp.lo < bytes)
         *overflow = 1;

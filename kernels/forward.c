@@ -105,16 +105,15 @@ static size_t whole_lines(size_t n, int *ovf) {
     return sa_add(n, LINE - 1, ovf) / LINE * LINE;
 }
 
-/* One past the furthest element a [n0][n1][n2][dim] strided tensor
- * touches, in elements; *ovf on overflow. */
+/* One past the furthest element a [n0][n1][n2][dim] strided tensor of
+ * `size`-byte elements touches, in bytes; *ovf on overflow. */
 static size_t extent(size_t n0, size_t s0, size_t n1, size_t s1, size_t n2,
-                     size_t s2, size_t dim, int *ovf) {
+                     size_t s2, size_t dim, size_t size, int *ovf) {
     size_t e = sa_mul(n0 - 1, s0, ovf);
     e = sa_add(e, sa_mul(n1 - 1, s1, ovf), ovf);
     e = sa_add(e, sa_mul(n2 - 1, s2, ovf), ovf);
     e = sa_add(e, dim, ovf);
-    sa_mul(e, sizeof(float), ovf);
-    return e;
+    return sa_mul(e, size, ovf);
 }
 
 /* Distinct (b, h, s) rows of the output must not share an element: sort
@@ -204,42 +203,32 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl,
         (d->mask.data && nq > 1 && d->mask.stride_seq != 0 &&
          d->mask.stride_seq < nk))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
+    const size_t fs = sizeof(float), kvs = sa_dtype_size(d->kv_dtype);
     sa_span none = {0, 0};
-    sa_span q = sa_span_of(d->q.data,
-                           extent(b, d->q.stride_batch, hq, d->q.stride_head,
-                                  nq, d->q.stride_seq, dk, &ovf), &ovf);
-    sa_span k = sa_span_of(d->k.data,
-                           extent(b, d->k.stride_batch, hk, d->k.stride_head,
-                                  nk, d->k.stride_seq, dk, &ovf), &ovf);
-    sa_span v = sa_span_of(d->v.data,
-                           extent(b, d->v.stride_batch, hk, d->v.stride_head,
-                                  nk, d->v.stride_seq, dv, &ovf), &ovf);
-    sa_span o = sa_span_of(d->o,
-                           extent(b, d->o_stride_batch, hq, d->o_stride_head,
-                                  nq, d->o_stride_seq, dv, &ovf), &ovf);
+    sa_span q = sa_span_bytes(d->q.data,
+                              extent(b, d->q.stride_batch, hq, d->q.stride_head,
+                                     nq, d->q.stride_seq, dk, fs, &ovf), &ovf);
+    sa_span k = sa_span_bytes(d->k.data,
+                              extent(b, d->k.stride_batch, hk, d->k.stride_head,
+                                     nk, d->k.stride_seq, dk, kvs, &ovf), &ovf);
+    sa_span v = sa_span_bytes(d->v.data,
+                              extent(b, d->v.stride_batch, hk, d->v.stride_head,
+                                     nk, d->v.stride_seq, dv, kvs, &ovf), &ovf);
+    sa_span o = sa_span_bytes(d->o,
+                              extent(b, d->o_stride_batch, hq, d->o_stride_head,
+                                     nq, d->o_stride_seq, dv, fs, &ovf), &ovf);
     sa_span m = none, km = none, kl = none;
     if (d->mask.data)
-        m = sa_span_of(d->mask.data,
-                       extent(b, d->mask.stride_batch, hq,
-                              d->mask.stride_head, nq, d->mask.stride_seq,
-                              nk, &ovf), &ovf);
-    if (d->key_mask) { /* (b − 1)·stride + nk bytes */
-        size_t e = sa_add(sa_mul(b - 1, d->key_mask_stride_batch, &ovf), nk,
-                          &ovf);
-        km.lo = km.hi = (uintptr_t)d->key_mask;
-        if (UINTPTR_MAX - km.lo < e)
-            ovf = 1;
-        else
-            km.hi = km.lo + e;
-    }
-    if (d->kv_lens) { /* batch size_t values */
-        size_t e = sa_mul(b, sizeof(size_t), &ovf);
-        kl.lo = kl.hi = (uintptr_t)d->kv_lens;
-        if (UINTPTR_MAX - kl.lo < e)
-            ovf = 1;
-        else
-            kl.hi = kl.lo + e;
-    }
+        m = sa_span_bytes(d->mask.data,
+                          extent(b, d->mask.stride_batch, hq,
+                                 d->mask.stride_head, nq, d->mask.stride_seq,
+                                 nk, fs, &ovf), &ovf);
+    if (d->key_mask) /* (b − 1)·stride + nk bytes */
+        km = sa_span_bytes(d->key_mask,
+                           sa_add(sa_mul(b - 1, d->key_mask_stride_batch, &ovf),
+                                  nk, &ovf), &ovf);
+    if (d->kv_lens) /* batch size_t values */
+        kl = sa_span_bytes(d->kv_lens, sa_mul(b, sizeof(size_t), &ovf), &ovf);
     if (ovf)
         return SIMDATTN_ERR_SIZE_OVERFLOW;
     if (!output_rows_disjoint(d, dv))

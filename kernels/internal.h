@@ -114,6 +114,11 @@ typedef struct sa_span {
 /* `elems` floats from p; *overflow set if the byte count or the range
  * does not fit. */
 sa_span sa_span_of(const void *p, size_t elems, int *overflow);
+sa_span sa_span_bytes(const void *p, size_t bytes, int *overflow);
+/* Bytes of one element of a KV tensor of type t (< SIMDATTN_DTYPE_COUNT). */
+static inline size_t sa_dtype_size(simdattn_dtype t) {
+    return t == SIMDATTN_F32 ? sizeof(float) : sizeof(uint16_t);
+}
 /* Range touched by a `rows`×`cols` matrix with leading dimension ld
  * (rows ≥ 1) starting at p; *overflow set if the extent overflows. */
 sa_span sa_matrix_span(const float *p, size_t rows, size_t cols, size_t ld,
