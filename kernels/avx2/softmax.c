@@ -24,7 +24,8 @@
  * scalar exp_poly's bits.  The max is exact, the scaling, shift, sum and
  * α/row_sum updates round exactly as the scalar code does, so in the
  * deterministic and fast-exp modes every output (S, row_max, row_sum,
- * alpha) is bit-identical to the scalar kernel's.
+ * alpha) is bit-identical to the scalar kernel's.  The per-row steps (the
+ * shift, a zero or −inf max, Σ = 0) are the scalar rules of kernels/rules.h.
  * Bound per probability: see simdattn.h.
  *
  * Tails (n not a multiple of 8) use masked loads and stores: the max sees
@@ -37,16 +38,12 @@
 
 #include "helpers.h"
 #include "internal.h"
-
-/* Which exp: a constant in every instantiation of the kernels' bodies.
- * SLEEF is called by name, never through a function pointer (clang
- * rejects converting SLEEF 3.5.1's const-qualified return types). */
-enum { EXP_U10, EXP_FINZ, EXP_POLY };
+#include "rules.h"
 
 ALWAYS_INLINE __m256 vexp(const int kind, __m256 x) {
-    return kind == EXP_POLY   ? exp8_poly(x)
-           : kind == EXP_FINZ ? Sleef_finz_expf8_u10avx2(x)
-                              : Sleef_expf8_u10avx2(x);
+    return kind == SA_EXP_POLY   ? exp8_poly(x)
+           : kind == SA_EXP_FINZ ? Sleef_finz_expf8_u10avx2(x)
+                                 : Sleef_expf8_u10avx2(x);
 }
 
 /* Horizontal max of lanes that are never NaN (pass 1 never lets one in). */
@@ -190,10 +187,9 @@ ALWAYS_INLINE void plain(const int kind, const int has_mask, size_t m, size_t n,
                          size_t lds) {
     float mx = logits(has_mask, n, scale, mask, s);
     for (size_t i = 0; i < m; i++) {
-        float shift = mx == -INFINITY ? 0.0f : mx;
-        float sum = exp_row(kind, has_mask, m, n, i, shift, scale, mask, ldm, s,
-                            lds, &mx);
-        scale_row(n, sum == 0.0f ? 0.0f : 1.0f / sum, s + i * lds);
+        float sum = exp_row(kind, has_mask, m, n, i, sa_exp_shift(mx), scale,
+                            mask, ldm, s, lds, &mx);
+        scale_row(n, sa_inv_sum(sum), s + i * lds);
     }
 }
 
@@ -219,9 +215,8 @@ ALWAYS_INLINE void online(const int kind, const int has_mask, size_t m, size_t n
     float delta[8] = {0}, sum[8] = {0};
     float mx = logits(has_mask, n, scale, mask, s);
     for (size_t i = 0; i < m; i++) {
-        /* −0 → +0: every ISA stores a zero max as +0 */
-        float m_new = (row_max[i] > mx ? row_max[i] : mx) + 0.0f;
-        float shift = m_new == -INFINITY ? 0.0f : m_new;
+        float m_new = sa_online_max(row_max[i], mx);
+        float shift = sa_exp_shift(m_new);
         sum[i % 8] = exp_row(kind, has_mask, m, n, i, shift, scale, mask, ldm,
                              s, lds, &mx);
         delta[i % 8] = row_max[i] - shift;
@@ -233,36 +228,22 @@ ALWAYS_INLINE void online(const int kind, const int has_mask, size_t m, size_t n
 
 /* Each public kernel instantiates its body for the exp the flags select
  * and for the presence of a mask, all constants inside the body. */
-#define EXP_KIND(flags)                                                        \
-    ((flags) & SIMDATTN_FAST_EXP        ? EXP_POLY                             \
-     : (flags) & SIMDATTN_DETERMINISTIC ? EXP_FINZ                             \
-                                        : EXP_U10)
-
 void sa_softmax_avx2(size_t m, size_t n, float scale, const float *mask,
                      size_t ldm, float *s, size_t lds, unsigned flags) {
-    switch (EXP_KIND(flags) * 2 + (mask != NULL)) {
-#define CASE(kind, has_mask)                                                   \
-    case kind * 2 + has_mask:                                                  \
-        plain(kind, has_mask, m, n, scale, mask, ldm, s, lds);                 \
-        break;
-        CASE(EXP_U10, 0) CASE(EXP_U10, 1) CASE(EXP_FINZ, 0)
-        CASE(EXP_FINZ, 1) CASE(EXP_POLY, 0) CASE(EXP_POLY, 1)
-#undef CASE
-    }
+    if (mask)
+        SA_EXP_DISPATCH(flags, plain, 1, m, n, scale, mask, ldm, s, lds);
+    else
+        SA_EXP_DISPATCH(flags, plain, 0, m, n, scale, mask, ldm, s, lds);
 }
 
 void sa_softmax_online_avx2(size_t m, size_t n, float scale,
                             const float *mask, size_t ldm, float *s,
                             size_t lds, float *row_max, float *row_sum,
                             float *alpha, unsigned flags) {
-    switch (EXP_KIND(flags) * 2 + (mask != NULL)) {
-#define CASE(kind, has_mask)                                                   \
-    case kind * 2 + has_mask:                                                  \
-        online(kind, has_mask, m, n, scale, mask, ldm, s, lds, row_max,        \
-               row_sum, alpha);                                                \
-        break;
-        CASE(EXP_U10, 0) CASE(EXP_U10, 1) CASE(EXP_FINZ, 0)
-        CASE(EXP_FINZ, 1) CASE(EXP_POLY, 0) CASE(EXP_POLY, 1)
-#undef CASE
-    }
+    if (mask)
+        SA_EXP_DISPATCH(flags, online, 1, m, n, scale, mask, ldm, s, lds,
+                        row_max, row_sum, alpha);
+    else
+        SA_EXP_DISPATCH(flags, online, 0, m, n, scale, mask, ldm, s, lds,
+                        row_max, row_sum, alpha);
 }

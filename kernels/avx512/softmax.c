@@ -11,6 +11,8 @@
  * Plain:  S_j = p_j · (Σ = 0 ? 0 : 1/Σ).
  * Online: α = exp(row_max − m̂), row_sum = fmaf(α, row_sum, Σ), computed for
  *         16 rows at a time once their rows are done.
+ * The per-row steps (the shift, a zero or −inf max, Σ = 0) are the scalar
+ * rules of kernels/rules.h.
  * Each row takes three passes over L1-resident data: logits and max, exps,
  * sum (see exp_row for why the sum has its own pass); two with the inlined
  * fast exp, which sums as it goes.
@@ -36,16 +38,12 @@
 
 #include "helpers.h"
 #include "internal.h"
-
-/* Which exp: a constant in every instantiation of the kernels' bodies.
- * SLEEF is called by name, never through a function pointer (clang
- * rejects converting SLEEF 3.5.1's const-qualified return types). */
-enum { EXP_U10, EXP_FINZ, EXP_POLY };
+#include "rules.h"
 
 SA_INLINE __m512 exp16(const int kind, __m512 x) {
-    return kind == EXP_POLY   ? exp16_poly(x)
-           : kind == EXP_FINZ ? Sleef_finz_expf16_u10avx512f(x)
-                              : Sleef_expf16_u10avx512f(x);
+    return kind == SA_EXP_POLY   ? exp16_poly(x)
+           : kind == SA_EXP_FINZ ? Sleef_finz_expf16_u10avx512f(x)
+                                 : Sleef_expf16_u10avx512f(x);
 }
 
 /* x = s·scale (+ mask) written back into s; returns max_j x_j. */
@@ -75,7 +73,7 @@ static float logits(size_t n, float scale, const float *mrow, float *s) {
  * call to the next: every zmm is call-clobbered, so a running sum here is
  * spilled and reloaded around each SLEEF call, a store-load chain per
  * vector (the sum in its own pass, sum_row, made the online kernel 14%
- * faster).  The inlined EXP_POLY leaves registers alone: it adds each
+ * faster).  The inlined SA_EXP_POLY leaves registers alone: it adds each
  * vector into the canonical accumulator as it goes (sum_row's order and
  * bits: masked-off lanes keep the lane's partial sum, as adding +0 does)
  * and returns the sum; the other kinds return 0. */
@@ -86,7 +84,7 @@ SA_INLINE float exp_row(const int kind, size_t n, float shift, float *s) {
     for (; j + 16 <= n; j += 16) {
         __m512 e = exp16(kind, _mm512_sub_ps(_mm512_loadu_ps(s + j), vshift));
         _mm512_storeu_ps(s + j, e);
-        if (kind == EXP_POLY)
+        if (kind == SA_EXP_POLY)
             acc = _mm512_add_ps(acc, e);
     }
     if (j < n) {
@@ -94,10 +92,10 @@ SA_INLINE float exp_row(const int kind, size_t n, float shift, float *s) {
         __m512 x = _mm512_maskz_loadu_ps(t, s + j);
         __m512 e = exp16(kind, _mm512_sub_ps(x, vshift));
         _mm512_mask_storeu_ps(s + j, t, e);
-        if (kind == EXP_POLY)
+        if (kind == SA_EXP_POLY)
             acc = _mm512_mask_add_ps(acc, t, acc, e);
     }
-    return kind == EXP_POLY ? sum16(acc) : 0.0f;
+    return kind == SA_EXP_POLY ? sum16(acc) : 0.0f;
 }
 
 /* Canonical 16-lane sum of s_0 … s_(n−1): lanes past n add +0, which
@@ -117,10 +115,10 @@ SA_INLINE void plain(const int kind, size_t m, size_t n, float scale,
     for (size_t i = 0; i < m; i++) {
         float *row = s + i * lds;
         float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
-        float sum = exp_row(kind, n, mx == -INFINITY ? 0.0f : mx, row);
-        if (kind != EXP_POLY)
+        float sum = exp_row(kind, n, sa_exp_shift(mx), row);
+        if (kind != SA_EXP_POLY)
             sum = sum_row(n, row);
-        const __m512 inv = _mm512_set1_ps(sum == 0.0f ? 0.0f : 1.0f / sum);
+        const __m512 inv = _mm512_set1_ps(sa_inv_sum(sum));
         size_t j = 0;
         for (; j + 16 <= n; j += 16)
             _mm512_storeu_ps(row + j, _mm512_mul_ps(_mm512_loadu_ps(row + j), inv));
@@ -145,16 +143,13 @@ SA_INLINE void online(const int kind, size_t m, size_t n, float scale,
         for (size_t r = 0; r < g; r++) {
             size_t i = i0 + r;
             float *row = s + i * lds;
-            float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
-            if (row_max[i] > mx)
-                mx = row_max[i];
-            mx = mx + 0.0f; /* −0 → +0: every ISA stores a zero max as +0 */
-            newmax[r] = mx;
-            shift[r] = mx == -INFINITY ? 0.0f : mx;
+            newmax[r] = sa_online_max(
+                row_max[i], logits(n, scale, mask ? mask + i * ldm : NULL, row));
+            shift[r] = sa_exp_shift(newmax[r]);
         }
         for (size_t r = 0; r < g; r++)
             sum[r] = exp_row(kind, n, shift[r], s + (i0 + r) * lds);
-        for (size_t r = 0; r < g && kind != EXP_POLY; r++)
+        for (size_t r = 0; r < g && kind != SA_EXP_POLY; r++)
             sum[r] = sum_row(n, s + (i0 + r) * lds);
         __mmask16 t = lanes(g);
         __m512 a = exp16(kind, _mm512_sub_ps(_mm512_maskz_loadu_ps(t, row_max + i0),
@@ -169,22 +164,13 @@ SA_INLINE void online(const int kind, size_t m, size_t n, float scale,
 
 void sa_softmax_avx512(size_t m, size_t n, float scale, const float *mask,
                        size_t ldm, float *s, size_t lds, unsigned flags) {
-    if (flags & SIMDATTN_FAST_EXP)
-        plain(EXP_POLY, m, n, scale, mask, ldm, s, lds);
-    else if (flags & SIMDATTN_DETERMINISTIC)
-        plain(EXP_FINZ, m, n, scale, mask, ldm, s, lds);
-    else
-        plain(EXP_U10, m, n, scale, mask, ldm, s, lds);
+    SA_EXP_DISPATCH(flags, plain, m, n, scale, mask, ldm, s, lds);
 }
 
 void sa_softmax_online_avx512(size_t m, size_t n, float scale,
                               const float *mask, size_t ldm, float *s,
                               size_t lds, float *row_max, float *row_sum,
                               float *alpha, unsigned flags) {
-    if (flags & SIMDATTN_FAST_EXP)
-        online(EXP_POLY, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
-    else if (flags & SIMDATTN_DETERMINISTIC)
-        online(EXP_FINZ, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
-    else
-        online(EXP_U10, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
+    SA_EXP_DISPATCH(flags, online, m, n, scale, mask, ldm, s, lds, row_max,
+                    row_sum, alpha);
 }

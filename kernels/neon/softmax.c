@@ -27,8 +27,9 @@
  * sum γ_n, divide u).
  * Tails: the last n mod 16 logits go through a 16-float stack copy padded
  * with −inf (exp gives +0 there, which leaves every lane sum unchanged);
- * elementwise passes end with lane-wise scalar code.  Reads and writes
- * exactly m×n of S (any lds), reads m×n of the mask (ldm, 0 broadcasts),
+ * elementwise passes end with the scalar rules of kernels/rules.h, as do
+ * the per-row steps (shift, zero max, fully masked row, running sum).
+ * Reads and writes exactly m×n of S (any lds), reads m×n of the mask (ldm, 0 broadcasts),
  * and m floats of row_max / row_sum / alpha.
  */
 #if !defined(__aarch64__) || !defined(__ARM_NEON)
@@ -41,16 +42,12 @@
 
 #include "helpers.h"
 #include "internal.h"
-
-/* Which exp: a constant in every instantiation of the kernels' bodies.
- * SLEEF is called by name, never through a function pointer (clang
- * rejects converting SLEEF 3.5.1's const-qualified return types). */
-enum { EXP_U10, EXP_FINZ, EXP_POLY };
+#include "rules.h"
 
 SA_INLINE float32x4_t vexp(const int kind, float32x4_t x) {
-    return kind == EXP_POLY   ? exp4_poly(x)
-           : kind == EXP_FINZ ? Sleef_finz_expf4_u10advsimd(x)
-                              : Sleef_expf4_u10advsimd(x);
+    return kind == SA_EXP_POLY   ? exp4_poly(x)
+           : kind == SA_EXP_FINZ ? Sleef_finz_expf4_u10advsimd(x)
+                                 : Sleef_expf4_u10advsimd(x);
 }
 
 /* Logits of one row into s, returns their maximum (−inf if all are −inf
@@ -65,16 +62,7 @@ static float logits(size_t n, float scale, const float *mrow, float *s) {
         vst1q_f32(s + j, x);
         mx4 = vmaxnmq_f32(mx4, x);
     }
-    float mx = vmaxnmvq_f32(mx4);
-    for (; j < n; j++) {
-        float x = s[j] * scale;
-        if (mrow)
-            x = x + mrow[j];
-        s[j] = x;
-        if (x > mx)
-            mx = x;
-    }
-    return mx;
+    return sa_logits_from(j, n, scale, mrow, s, vmaxnmvq_f32(mx4));
 }
 
 /* x[0 … 15] = exp(x − shift), each added into its lane of acc. */
@@ -114,8 +102,7 @@ static void scale_row(size_t n, float inv, float *s) {
     size_t j = 0;
     for (; j + 4 <= n; j += 4)
         vst1q_f32(s + j, vmulq_n_f32(vld1q_f32(s + j), inv));
-    for (; j < n; j++)
-        s[j] = s[j] * inv;
+    sa_scale_from(j, n, inv, s);
 }
 
 SA_INLINE void plain(const int kind, size_t m, size_t n, float scale,
@@ -123,8 +110,7 @@ SA_INLINE void plain(const int kind, size_t m, size_t n, float scale,
     for (size_t i = 0; i < m; i++) {
         float *row = s + i * lds;
         float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
-        float sum = exp_sum(kind, n, mx == -INFINITY ? 0.0f : mx, row);
-        scale_row(n, sum == 0.0f ? 0.0f : 1.0f / sum, row);
+        scale_row(n, sa_inv_sum(exp_sum(kind, n, sa_exp_shift(mx), row)), row);
     }
 }
 
@@ -133,36 +119,25 @@ SA_INLINE void online(const int kind, size_t m, size_t n, float scale,
                       float *row_max, float *row_sum, float *alpha) {
     for (size_t i = 0; i < m; i++) {
         float *row = s + i * lds;
-        float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
-        if (row_max[i] > mx)
-            mx = row_max[i];
-        mx = mx + 0.0f; /* −0 → +0: every ISA stores a zero max as +0 */
-        float shift = mx == -INFINITY ? 0.0f : mx;
+        float mx = sa_online_max(
+            row_max[i], logits(n, scale, mask ? mask + i * ldm : NULL, row));
+        float shift = sa_exp_shift(mx);
         float sum = exp_sum(kind, n, shift, row);
         alpha[i] = vgetq_lane_f32(vexp(kind, vdupq_n_f32(row_max[i] - shift)), 0);
-        row_sum[i] = fmaf(alpha[i], row_sum[i], sum);
+        row_sum[i] = sa_online_sum(alpha[i], row_sum[i], sum);
         row_max[i] = mx;
     }
 }
 
 void sa_softmax_neon(size_t m, size_t n, float scale, const float *mask,
                      size_t ldm, float *s, size_t lds, unsigned flags) {
-    if (flags & SIMDATTN_FAST_EXP)
-        plain(EXP_POLY, m, n, scale, mask, ldm, s, lds);
-    else if (flags & SIMDATTN_DETERMINISTIC)
-        plain(EXP_FINZ, m, n, scale, mask, ldm, s, lds);
-    else
-        plain(EXP_U10, m, n, scale, mask, ldm, s, lds);
+    SA_EXP_DISPATCH(flags, plain, m, n, scale, mask, ldm, s, lds);
 }
 
 void sa_softmax_online_neon(size_t m, size_t n, float scale,
                             const float *mask, size_t ldm, float *s,
                             size_t lds, float *row_max, float *row_sum,
                             float *alpha, unsigned flags) {
-    if (flags & SIMDATTN_FAST_EXP)
-        online(EXP_POLY, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
-    else if (flags & SIMDATTN_DETERMINISTIC)
-        online(EXP_FINZ, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
-    else
-        online(EXP_U10, m, n, scale, mask, ldm, s, lds, row_max, row_sum, alpha);
+    SA_EXP_DISPATCH(flags, online, m, n, scale, mask, ldm, s, lds, row_max,
+                    row_sum, alpha);
 }

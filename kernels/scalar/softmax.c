@@ -6,13 +6,13 @@
  *   p_j = exp(x_j − m̂)               m̂ = m, or 0 when m = −inf (all masked),
  *                                     so masked keys give exp(−inf) = 0 and a
  *                                     NaN logit still gives NaN
- *   Σ   = canonical 16-lane sum (sa_sum16 below)
+ *   Σ   = canonical 16-lane sum (sa_sum16)
  * Plain:  S_j = p_j · (1/Σ)  (0 when Σ = 0, i.e. the row is fully masked).
  * Online: α = exp(row_max − m̂), row_sum = fmaf(α, row_sum, Σ).
  *
- * The sum order is shared by every ISA: element j goes to partial sum
- * j mod 16 (a zmm, two ymm or four q-registers), and the 16 partials are
- * combined by halving (lanes 0–7 + 8–15, then 0–3 + 4–7, 0–1 + 2–3, 0 + 1).
+ * Every step but exp is a rule of kernels/rules.h (logits, the shift, the
+ * zero-max and fully-masked-row cases, the canonical 16-lane sum that
+ * every ISA reproduces), which the SIMD sets call for their scalar steps.
  * exp here is libm's expf (glibc: < 1 ULP), the most accurate one at hand;
  * with SIMDATTN_DETERMINISTIC it is SLEEF's Sleef_finz_expf1_u10purecfma,
  * which returns the same bits as the finz vector variants of every ISA;
@@ -27,30 +27,7 @@
 
 #include "fastexp.h"
 #include "internal.h"
-
-static float sum16(const float *p, size_t n) {
-    float lane[16] = {0};
-    for (size_t j = 0; j < n; j++)
-        lane[j % 16] += p[j];
-    for (size_t w = 8; w >= 1; w /= 2)
-        for (size_t l = 0; l < w; l++)
-            lane[l] += lane[l + w];
-    return lane[0];
-}
-
-/* Logits of one row into s, returns their maximum. */
-static float logits(size_t n, float scale, const float *mrow, float *s) {
-    float mx = -INFINITY;
-    for (size_t j = 0; j < n; j++) {
-        float x = s[j] * scale;
-        if (mrow)
-            x = x + mrow[j];
-        s[j] = x;
-        if (x > mx)
-            mx = x;
-    }
-    return mx;
-}
+#include "rules.h"
 
 /* Debian's sleef.h declares the purecfma variants only when FP_FAST_FMA is
  * defined (it is not in this FMA-free file), so declare the one we use. */
@@ -81,10 +58,14 @@ static float exp_poly(float x) {
 }
 
 static float exp1(float x, unsigned flags) {
-    if (flags & SIMDATTN_FAST_EXP)
+    switch (sa_exp_kind(flags)) {
+    case SA_EXP_POLY:
         return exp_poly(x);
-    return flags & SIMDATTN_DETERMINISTIC ? Sleef_finz_expf1_u10purecfma(x)
-                                          : expf(x);
+    case SA_EXP_FINZ:
+        return Sleef_finz_expf1_u10purecfma(x);
+    default:
+        return expf(x);
+    }
 }
 
 static void exp_shift(size_t n, float shift, float *s, unsigned flags) {
@@ -96,12 +77,10 @@ void sa_softmax_scalar(size_t m, size_t n, float scale, const float *mask,
                        size_t ldm, float *s, size_t lds, unsigned flags) {
     for (size_t i = 0; i < m; i++) {
         float *row = s + i * lds;
-        float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
-        exp_shift(n, mx == -INFINITY ? 0.0f : mx, row, flags);
-        float sum = sum16(row, n);
-        float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
-        for (size_t j = 0; j < n; j++)
-            row[j] = row[j] * inv;
+        float mx = sa_logits_from(0, n, scale, mask ? mask + i * ldm : NULL,
+                                  row, -INFINITY);
+        exp_shift(n, sa_exp_shift(mx), row, flags);
+        sa_scale_from(0, n, sa_inv_sum(sa_sum16(row, n)), row);
     }
 }
 
@@ -111,14 +90,13 @@ void sa_softmax_online_scalar(size_t m, size_t n, float scale,
                               float *alpha, unsigned flags) {
     for (size_t i = 0; i < m; i++) {
         float *row = s + i * lds;
-        float mx = logits(n, scale, mask ? mask + i * ldm : NULL, row);
-        if (row_max[i] > mx)
-            mx = row_max[i];
-        mx = mx + 0.0f; /* −0 → +0: every ISA stores a zero max as +0 */
-        float shift = mx == -INFINITY ? 0.0f : mx;
+        float mx = sa_online_max(
+            row_max[i], sa_logits_from(0, n, scale, mask ? mask + i * ldm : NULL,
+                                       row, -INFINITY));
+        float shift = sa_exp_shift(mx);
         exp_shift(n, shift, row, flags);
         alpha[i] = exp1(row_max[i] - shift, flags);
-        row_sum[i] = fmaf(alpha[i], row_sum[i], sum16(row, n));
+        row_sum[i] = sa_online_sum(alpha[i], row_sum[i], sa_sum16(row, n));
         row_max[i] = mx;
     }
 }
