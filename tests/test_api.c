@@ -407,19 +407,13 @@ START_TEST(forward_edge_layouts) {
 END_TEST
 
 int main(void) {
-    isa_list_init();
     other_isa_init();
-    Suite *s = suite_create("api");
-    TCase *tc = tcase_create("api");
-    tcase_add_test(tc, isa_queries);
-    tcase_add_loop_test(tc, qk_arguments, 0, test_isa_count);
-    tcase_add_loop_test(tc, softmax_arguments, 0, test_isa_count);
-    tcase_add_loop_test(tc, online_arguments, 0, test_isa_count);
-    tcase_add_loop_test(tc, pv_arguments, 0, test_isa_count);
-    tcase_add_loop_test(tc, pack_arguments, 0, test_isa_count);
-    tcase_add_loop_test(tc, out_of_memory, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_arguments, 0, test_isa_count);
-    tcase_add_loop_test(tc, forward_edge_layouts, 0, test_isa_count);
-    suite_add_tcase(s, tc);
-    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+    const suite_test tests[] = {
+        {isa_queries, LOOP_ONCE, 0},         {qk_arguments, LOOP_ISAS, 0},
+        {softmax_arguments, LOOP_ISAS, 0},   {online_arguments, LOOP_ISAS, 0},
+        {pv_arguments, LOOP_ISAS, 0},        {pack_arguments, LOOP_ISAS, 0},
+        {out_of_memory, LOOP_ISAS, 0},       {forward_arguments, LOOP_ISAS, 0},
+        {forward_edge_layouts, LOOP_ISAS, 0},
+    };
+    return run_tests("api", 0, tests, sizeof tests / sizeof tests[0]);
 }

@@ -278,6 +278,190 @@ START_TEST(forward_det_bitwise) {
 }
 END_TEST
 
+/* The shapes of the former tests/test_kernels.c stages_bit_identical_to_scalar:
+ * rows one short, exact and one past each register block (6, 14, 28),
+ * keys around every panel (8, 16, 24, 32), head dims up to 256, P·V column
+ * counts around every block (8 … 256), in gmat buffers (misaligned, leading
+ * dimensions past the row, canaries in the gaps), whole buffers compared. */
+static const size_t BQK_M[] = {1, 2, 5, 6, 7, 13, 14, 15, 28, 29};
+static const size_t BQK_N[] = {1, 3, 8, 9, 15, 16, 17, 24, 25, 31, 32, 33, 100};
+static const size_t BQK_D[] = {1, 7, 8, 9, 31, 64, 80, 128, 256};
+static const size_t BPV_M[] = {1, 2, 3, 4, 5, 6, 7, 12, 13, 15};
+static const size_t BPV_N[] = {1, 2, 7, 16, 17, 33, 129};
+static const size_t BPV_D[] = {1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 80, 128, 256};
+
+START_TEST(qk_pv_bitwise_blocks) {
+    rng r = rng_seed(55);
+    char what[96];
+    for (size_t a = 0; a < N_OF(BQK_M); a++)
+        for (size_t b = 0; b < N_OF(BQK_N); b++) {
+            size_t m = BQK_M[a], n = BQK_N[b], d = BQK_D[(a + b) % N_OF(BQK_D)];
+            gmat q = gmat_new(m, d, d + 1), k = gmat_new(n, d, d);
+            gmat s = gmat_new(m, n, n + 3), ref = gmat_new(m, n, n + 3);
+            for (size_t i = 0; i < m; i++) fill_uniform(&r, q.p + i * q.ld, d, -2, 2);
+            for (size_t j = 0; j < n; j++) fill_uniform(&r, k.p + j * k.ld, d, -2, 2);
+            ck_assert_int_eq(simdattn_qk(ISA, m, n, d, q.p, q.ld, k.p, k.ld, s.p, s.ld), SIMDATTN_OK);
+            ck_assert_int_eq(simdattn_qk(SIMDATTN_ISA_SCALAR, m, n, d, q.p, q.ld, k.p, k.ld,
+                                         ref.p, ref.ld), SIMDATTN_OK);
+            snprintf(what, sizeof what, "qk %zux%zux%zu (blocks)", m, n, d);
+            same_bits(ISA, s.p, ref.p, s.total, what);
+            gmat_free(&q); gmat_free(&k); gmat_free(&s); gmat_free(&ref);
+        }
+    for (size_t a = 0; a < N_OF(BPV_M); a++)
+        for (size_t c = 0; c < N_OF(BPV_D); c++) {
+            size_t m = BPV_M[a], dv = BPV_D[c], n = BPV_N[(a + c) % N_OF(BPV_N)];
+            gmat p = gmat_new(m, n, n), v = gmat_new(n, dv, dv + 1);
+            gmat o = gmat_new(m, dv, dv + 2), ref = gmat_new(m, dv, dv + 2);
+            float alpha[15];
+            for (size_t i = 0; i < m; i++) {
+                fill_uniform(&r, p.p + i * p.ld, n, 0, 1);
+                fill_uniform(&r, o.p + i * o.ld, dv, -3, 3);
+                memcpy(ref.p + i * ref.ld, o.p + i * o.ld, dv * sizeof(float));
+                alpha[i] = rng_range(&r, 0, 1);
+            }
+            for (size_t j = 0; j < n; j++) fill_uniform(&r, v.p + j * v.ld, dv, -2, 2);
+            const float *al = c % 2 ? alpha : NULL;
+            ck_assert_int_eq(simdattn_pv(ISA, m, n, dv, p.p, p.ld, v.p, v.ld, al, o.p, o.ld),
+                             SIMDATTN_OK);
+            ck_assert_int_eq(simdattn_pv(SIMDATTN_ISA_SCALAR, m, n, dv, p.p, p.ld, v.p, v.ld, al,
+                                         ref.p, ref.ld), SIMDATTN_OK);
+            snprintf(what, sizeof what, "pv %zux%zux%zu%s (blocks)", m, n, dv, al ? " alpha" : "");
+            same_bits(ISA, o.p, ref.p, o.total, what);
+            gmat_free(&p); gmat_free(&v); gmat_free(&o); gmat_free(&ref);
+        }
+}
+END_TEST
+
+/* Also from stages_bit_identical_to_scalar: 17 rows, one past the online
+ * kernels' row groups of 8 (AVX2) and 16 (AVX-512), with row 1 fully
+ * masked, a NaN logit in row 2, logits rising by row; then online over
+ * blocks of 5, 11, 23, … keys of rising logits (the max moves every
+ * block).  S (whole gmat buffers), row_max, row_sum and alpha compared. */
+static const size_t BSM_N[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 257, 1000};
+
+START_TEST(softmax_bitwise_row_groups) {
+    enum { m = 17 };
+    rng r = rng_seed(56);
+    const unsigned fl = SAME_BITS_FLAGS;
+    char what[128];
+    for (size_t a = 0; a < N_OF(BSM_N); a++) {
+        size_t n = BSM_N[a];
+        gmat s = gmat_new(m, n, n + 2), ref = gmat_new(m, n, n + 2), mk = gmat_new(m, n, n);
+        for (size_t i = 0; i < m; i++) {
+            fill_uniform(&r, s.p + i * s.ld, n, -30, 30 + (float)i);
+            for (size_t j = 0; j < n; j++)
+                mk.p[i * mk.ld + j] = i == 1 || rng_uniform(&r) < 0.2 ? -INFINITY
+                                                                     : rng_range(&r, -1, 1);
+            memcpy(ref.p + i * ref.ld, s.p + i * s.ld, n * sizeof(float));
+        }
+        s.p[2 * s.ld + n / 2] = ref.p[2 * ref.ld + n / 2] = NAN;
+        ck_assert_int_eq(simdattn_softmax(ISA, m, n, 0.3f, mk.p, mk.ld, s.p, s.ld, fl),
+                         SIMDATTN_OK);
+        ck_assert_int_eq(simdattn_softmax(SIMDATTN_ISA_SCALAR, m, n, 0.3f, mk.p, mk.ld, ref.p,
+                                          ref.ld, fl), SIMDATTN_OK);
+        snprintf(what, sizeof what, "softmax flags %u n=%zu m=17", fl, n);
+        same_bits(ISA, s.p, ref.p, s.total, what);
+
+        float st[3][m], rt[3][m]; /* row_max, row_sum, alpha: got, scalar */
+        for (size_t i = 0; i < m; i++) {
+            st[0][i] = rt[0][i] = -INFINITY;
+            st[1][i] = rt[1][i] = 0;
+        }
+        for (size_t i = 0; i < m; i++) {
+            for (size_t j = 0; j < n; j++)
+                s.p[i * s.ld + j] = rng_range(&r, -20, 20) + 0.1f * (float)j;
+            memcpy(ref.p + i * ref.ld, s.p + i * s.ld, n * sizeof(float));
+        }
+        for (size_t j0 = 0, blk = 5; j0 < n; j0 += blk, blk = blk * 2 + 1) {
+            size_t nb = n - j0 < blk ? n - j0 : blk;
+            ck_assert_int_eq(simdattn_softmax_online(ISA, m, nb, 0.5f, mk.p + j0, mk.ld, s.p + j0,
+                                                     s.ld, st[0], st[1], st[2], fl),
+                             SIMDATTN_OK);
+            ck_assert_int_eq(simdattn_softmax_online(SIMDATTN_ISA_SCALAR, m, nb, 0.5f, mk.p + j0,
+                                                     mk.ld, ref.p + j0, ref.ld, rt[0], rt[1],
+                                                     rt[2], fl), SIMDATTN_OK);
+            snprintf(what, sizeof what, "softmax_online flags %u n=%zu m=17 block at %zu: S",
+                     fl, n, j0);
+            same_bits(ISA, s.p, ref.p, s.total, what);
+            snprintf(what, sizeof what,
+                     "softmax_online flags %u n=%zu m=17 block at %zu: max, sum, alpha", fl, n, j0);
+            same_bits(ISA, st[0], rt[0], 3 * m, what);
+        }
+        gmat_free(&s); gmat_free(&ref); gmat_free(&mk);
+    }
+}
+END_TEST
+
+/* The configurations of the former tests/test_forward.c
+ * forward_bits_match_scalar: BSHD layouts, a mask shared by batch and heads
+ * (one nq×nk matrix), an explicit scale, head dims 80, 33 and 64, and O
+ * misaligned with canaries in its row gaps, besides the query tile (42)
+ * and KV block (256) edges. */
+typedef struct fw_layout {
+    size_t batch, hq, hk, nq, nk, d;
+    int causal, bshd;
+    int mask; /* 1 full, 2 shared by batch and heads, 3 key padding */
+    float scale;
+} fw_layout;
+
+static const fw_layout FWL[] = {
+    {1, 1, 1, 100, 257, 80, 0, 0, 1, 0},
+    {1, 2, 1, 85, 130, 33, 1, 1, 2, 0.2f},
+    {2, 2, 2, 7, 300, 64, 1, 0, 3, 0},
+};
+
+/* Strides {batch, head, seq} of a [batch][heads][seq][d] (BHSD) or
+ * [batch][seq][heads][d] (BSHD) tensor. */
+static simdattn_tensor layout(const float *p, const fw_layout *c, size_t heads, size_t seq) {
+    return c->bshd ? (simdattn_tensor){p, seq * heads * c->d, c->d, heads * c->d}
+                   : (simdattn_tensor){p, heads * seq * c->d, seq * c->d, c->d};
+}
+
+START_TEST(forward_bitwise_layouts) {
+    char what[128];
+    for (size_t a = 0; a < N_OF(FWL); a++) {
+        const fw_layout *c = &FWL[a];
+        rng r = rng_seed(600 + a);
+        size_t nq_el = c->batch * c->hq * c->nq * c->d, nk_el = c->batch * c->hk * c->nk * c->d;
+        float *q = filled(nq_el), *k = filled(nk_el), *v = filled(nk_el);
+        fill_uniform(&r, q, nq_el, -1, 1);
+        fill_uniform(&r, k, nk_el, -1, 1);
+        fill_uniform(&r, v, nk_el, -1, 1);
+        size_t mrows = c->mask == 1 ? c->batch * c->hq * c->nq : c->mask == 2 ? c->nq : c->batch;
+        float *mask = filled(mrows * c->nk);
+        for (size_t i = 0; i < mrows * c->nk; i++)
+            mask[i] = rng_uniform(&r) < 0.15 ? -INFINITY : rng_range(&r, -2, 2);
+        size_t ldo = c->d + 2, o_el = c->batch * c->hq * c->nq * ldo + 8;
+        float *obuf = filled(o_el + 1), *ref = filled(o_el);
+        float *o = obuf + 1; /* misaligned on purpose */
+        simdattn_forward_desc d = {0};
+        d.batch = c->batch; d.q_heads = c->hq; d.kv_heads = c->hk;
+        d.q_len = c->nq; d.kv_len = c->nk; d.head_dim = c->d;
+        d.scale = c->scale;
+        d.flags = SAME_BITS_FLAGS | (c->causal ? SIMDATTN_CAUSAL : 0);
+        d.q = layout(q, c, c->hq, c->nq);
+        d.k = layout(k, c, c->hk, c->nk);
+        d.v = layout(v, c, c->hk, c->nk);
+        d.mask = c->mask == 1   ? (simdattn_tensor){mask, c->hq * c->nq * c->nk, c->nq * c->nk,
+                                                    c->nk}
+                 : c->mask == 2 ? (simdattn_tensor){mask, 0, 0, c->nk}
+                                : (simdattn_tensor){mask, c->nk, 0, 0};
+        d.o_stride_batch = c->hq * c->nq * ldo; d.o_stride_head = c->nq * ldo;
+        d.o_stride_seq = ldo;
+        d.o = o;
+        d.isa = ISA;
+        ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+        d.o = ref;
+        d.isa = SIMDATTN_ISA_SCALAR;
+        ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+        snprintf(what, sizeof what, "forward flags %u layout %zu (bshd=%d mask=%d d=%zu)",
+                 d.flags, a, c->bshd, c->mask, c->d);
+        same_bits(ISA, o, ref, o_el, what);
+        free(q); free(k); free(v); free(mask); free(obuf); free(ref);
+    }
+}
+END_TEST
+
 int main(void) {
     isa_list_init();
     Suite *s = suite_create("determinism");
@@ -288,6 +472,9 @@ int main(void) {
     tcase_add_loop_test(tc, softmax_det_bitwise, 0, 2 * test_isa_count);
     tcase_add_loop_test(tc, softmax_online_det_bitwise, 0, 2 * test_isa_count);
     tcase_add_loop_test(tc, forward_det_bitwise, 0, 2 * test_isa_count);
+    tcase_add_loop_test(tc, qk_pv_bitwise_blocks, 0, test_isa_count);
+    tcase_add_loop_test(tc, softmax_bitwise_row_groups, 0, 2 * test_isa_count);
+    tcase_add_loop_test(tc, forward_bitwise_layouts, 0, 2 * test_isa_count);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -392,38 +392,6 @@ START_TEST(forward_inf_policy) {
 }
 END_TEST
 
-/* SIMDATTN_DETERMINISTIC and SIMDATTN_FAST_EXP: every ISA returns the
- * scalar forward's bits (simdattn.h).  Shapes cross the tile (42 rows) and
- * KV block (256 keys) edges, with a mask, causal and not, GQA. */
-START_TEST(forward_bits_match_scalar) {
-    static const cfg CFG[] = {
-        {1, 1, 1, 100, 257, 80, 0, 0, 1, 0},
-        {1, 2, 1, 85, 130, 33, 1, 1, 2, 0.2f},
-        {2, 2, 2, 7, 300, 64, 1, 0, 3, 0},
-    };
-    static const unsigned SAME_BITS[] = {SIMDATTN_DETERMINISTIC, SIMDATTN_FAST_EXP};
-    for (size_t n = 0; n < N_OF(CFG) * N_OF(SAME_BITS); n++) {
-        const cfg *c = &CFG[n % N_OF(CFG)];
-        rng r = rng_seed(600 + n % N_OF(CFG));
-        tensors t = make(c, &r);
-        simdattn_forward_desc d = describe(c, &t, ISA);
-        d.flags |= SAME_BITS[n / N_OF(CFG)];
-        ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
-        float *got = malloc(t.o_total * sizeof(float));
-        memcpy(got, t.o, t.o_total * sizeof(float));
-        d.isa = SIMDATTN_ISA_SCALAR;
-        ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
-        for (size_t i = 0; i < t.o_total; i++)
-            ck_assert_msg(memcmp(&got[i], &t.o[i], sizeof(float)) == 0,
-                          "%s forward (flags %u, config %zu) differs from scalar at %zu: "
-                          "%a != %a", simdattn_isa_name(ISA), d.flags, n % N_OF(CFG), i, got[i],
-                          t.o[i]);
-        free(got);
-        release(&t);
-    }
-}
-END_TEST
-
 /* Huge logits across several KV blocks and query tiles: logits m·3.5e34
  * for distinct integers m (|m| ≤ NK = 773, so |x| ≤ 2.8e37 < FLT_MAX and
  * every difference is ≥ 3.5e34), every exp of a difference is exactly 0
@@ -519,21 +487,16 @@ START_TEST(forward_empty_rows_combined) {
 END_TEST
 
 int main(void) {
-    isa_list_init();
-    Suite *s = suite_create("forward");
-    TCase *tc = tcase_create("forward");
-    tcase_set_timeout(tc, 600);
-    const int modes = test_isa_count * EXP_MODE_COUNT; /* every ISA × exp mode */
-    tcase_add_loop_test(tc, forward_grid, 0, modes);
-    tcase_add_loop_test(tc, forward_head_dims, 0, modes);
-    tcase_add_loop_test(tc, forward_gqa_masks, 0, modes);
-    tcase_add_loop_test(tc, forward_tile_edges, 0, modes);
-    tcase_add_loop_test(tc, forward_causal_more_queries, 0, modes);
-    tcase_add_loop_test(tc, forward_special_values, 0, modes);
-    tcase_add_loop_test(tc, forward_inf_policy, 0, modes);
-    tcase_add_loop_test(tc, forward_huge_logits_blocks, 0, modes);
-    tcase_add_loop_test(tc, forward_empty_rows_combined, 0, modes);
-    tcase_add_loop_test(tc, forward_bits_match_scalar, 0, test_isa_count);
-    suite_add_tcase(s, tc);
-    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+    const suite_test tests[] = {
+        {forward_grid, LOOP_ISA_MODES, 0},
+        {forward_head_dims, LOOP_ISA_MODES, 0},
+        {forward_gqa_masks, LOOP_ISA_MODES, 0},
+        {forward_tile_edges, LOOP_ISA_MODES, 0},
+        {forward_causal_more_queries, LOOP_ISA_MODES, 0},
+        {forward_special_values, LOOP_ISA_MODES, 0},
+        {forward_inf_policy, LOOP_ISA_MODES, 0},
+        {forward_huge_logits_blocks, LOOP_ISA_MODES, 0},
+        {forward_empty_rows_combined, LOOP_ISA_MODES, 0},
+    };
+    return run_tests("forward", 600, tests, N_OF(tests));
 }

@@ -12,6 +12,7 @@
  * leading dimensions larger than the row, so every tail path runs.
  * Besides not faulting, each kernel must write every element of its output
  * window (canaries replaced by finite values) and none of the gaps.
+ * guard_block_edges adds every register-block edge with tight operands.
  */
 #include <math.h>
 #include <signal.h>
@@ -233,6 +234,58 @@ START_TEST(guard_forward) {
 }
 END_TEST
 
+/* Every register-block edge with operands packed tight (leading dimension
+ * = row length, so a row's end is the next row's start and the last row
+ * ends at the guard): rows 1 … 15 (blocks of 6 and 14, one short, exact
+ * and one past, twice), keys 4, 8, 32, 35 and dims 2, 4, 8, 16 beside
+ * the odd sizes above, through the kernel table as an engine chains the
+ * stages: pack, Q·Kᵀ, each softmax on the previous one's output, P·V with
+ * the online α and without.  Inputs hold a −inf every 13 elements (S and
+ * mask included), so masked and fully masked paths run at the edges too.
+ * Only faults are checked here: what the kernels compute is checked by
+ * the other suites. */
+START_TEST(guard_block_edges) {
+    static const size_t EN[] = {1, 3, 4, 5, 8, 15, 16, 17, 31, 32, 33, 35};
+    static const size_t ED[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33};
+    const simdattn_kernels *t = simdattn_kernels_get(ISA);
+    for (int where = AT_END; where <= AT_START; where++)
+        for (size_t m = 1; m <= 15; m++)
+            for (size_t a = 0; a < N_OF(EN); a++)
+                for (size_t b = 0; b < N_OF(ED); b++) {
+                    size_t n = EN[a], d = ED[b];
+                    enum { Q, K, KP, S, MASK, MX, SUM, ALPHA, V, O, BUFS };
+                    guarded g[BUFS];
+                    const size_t len[BUFS] = {m * d, n * d, simdattn_packed_k_size(t, n, d), m * n, m * n,
+                                      m, m, m, n * d, m * d};
+                    for (size_t i = 0; i < BUFS; i++) {
+                        g[i] = guard_new(len[i], where);
+                        for (size_t e = 0; e < len[i]; e++) /* small values, a few −inf */
+                            g[i].p[e] = e % 13 == 5 ? -INFINITY : (float)(e % 7) * 0.25f - 0.75f;
+                    }
+                    float *q = g[Q].p, *k = g[K].p, *kp = g[KP].p, *s = g[S].p, *mask = g[MASK].p;
+                    float *mx = g[MX].p, *sum = g[SUM].p, *alpha = g[ALPHA].p, *v = g[V].p;
+                    float *o = g[O].p;
+                    for (size_t i = 0; i < m; i++) {
+                        mx[i] = -INFINITY;
+                        sum[i] = 0.0f;
+                    }
+                    ck_assert_int_eq(simdattn_pack_k(t, n, d, k, d, kp), SIMDATTN_OK);
+                    t->qk(m, n, d, q, d, kp, s, n);
+                    t->softmax(m, n, 0.5f, mask, n, s, n, 0);
+                    t->softmax_online(m, n, 0.5f, mask, n, s, n, mx, sum, alpha,
+                                      SIMDATTN_DETERMINISTIC);
+                    t->softmax(m, n, 0.5f, NULL, 0, s, n, SIMDATTN_DETERMINISTIC);
+                    t->softmax_online(m, n, 0.5f, mask, n, s, n, mx, sum, alpha,
+                                      SIMDATTN_FAST_EXP);
+                    t->softmax(m, n, 0.5f, NULL, 0, s, n, SIMDATTN_FAST_EXP);
+                    t->pv(m, n, d, s, n, v, d, alpha, o, d);
+                    t->pv(m, n, d, s, n, v, d, NULL, o, d);
+                    for (size_t i = 0; i < BUFS; i++)
+                        guard_free(&g[i]);
+                }
+}
+END_TEST
+
 /* The harness itself: touching one float past either end must fault (a
  * harness whose guards do not fire proves nothing).  Runs only in fork
  * mode, where Check turns the signal into the expected outcome. */
@@ -244,17 +297,13 @@ START_TEST(guard_fires) {
 END_TEST
 
 int main(void) {
-    isa_list_init();
-    Suite *s = suite_create("guard");
-    TCase *tc = tcase_create("guard");
-    tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, guard_qk, 0, test_isa_count);
-    tcase_add_loop_test(tc, guard_softmax, 0, test_isa_count);
-    tcase_add_loop_test(tc, guard_pv, 0, test_isa_count);
-    tcase_add_loop_test(tc, guard_forward, 0, test_isa_count);
+    const suite_test tests[] = {
+        {guard_qk, LOOP_ISAS, 0},      {guard_softmax, LOOP_ISAS, 0},
+        {guard_pv, LOOP_ISAS, 0},      {guard_forward, LOOP_ISAS, 0},
+        {guard_block_edges, LOOP_ISAS, 0},
+        {guard_fires, 2, SIGSEGV}, /* last: fork mode only */
+    };
     const char *fork = getenv("CK_FORK");
-    if (!fork || strcmp(fork, "no") != 0)
-        tcase_add_loop_test_raise_signal(tc, guard_fires, SIGSEGV, 0, 2);
-    suite_add_tcase(s, tc);
-    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+    int forking = !fork || strcmp(fork, "no") != 0;
+    return run_tests("guard", 300, tests, N_OF(tests) - !forking);
 }

@@ -1,7 +1,8 @@
 /*
  * Stage kernels (Q·Kᵀ, softmax plain and online, P·V) on every ISA this host
  * runs, through the checked API, against the double oracle with the bounds
- * stated in simdattn.h, and each SIMD kernel against the scalar one.
+ * stated in simdattn.h (bitwise agreement with the scalar kernels is
+ * tests/test_determinism.c's).
  * Shapes: 1, primes, and one short / exact / one past every register block
  * (rows 6 and 14, panels 16 and 32, vectors 4, 8 and 16, P·V column
  * blocks of 64, softmax row groups of 16).  Every output
@@ -417,127 +418,16 @@ START_TEST(pv_matches_oracle) {
 }
 END_TEST
 
-/* Bit-identity with the scalar kernels, as simdattn.h promises: Q·Kᵀ and
- * P·V follow one sequential FMA chain per element in every ISA, and with
- * SIMDATTN_DETERMINISTIC (SLEEF finz exp) or SIMDATTN_FAST_EXP (the same
- * polynomial operations in every ISA) the softmax kernels, with their
- * canonical 16-lane sum, return the scalar kernel's bits too.  No
- * tolerance: any reordered sum, fused scale+mask or different exp shows up
- * as a bit. */
-static int same_bits(const float *a, const float *b, size_t rows, size_t cols, size_t ld) {
-    for (size_t i = 0; i < rows; i++)
-        if (memcmp(a + i * ld, b + i * ld, cols * sizeof(float)) != 0)
-            return 0;
-    return 1;
-}
-
-START_TEST(stages_bit_identical_to_scalar) {
-    rng r = rng_seed(55);
-    for (size_t a = 0; a < N_OF(QK_M); a++)
-        for (size_t b = 0; b < N_OF(QK_N); b++) {
-            size_t m = QK_M[a], n = QK_N[b], d = QK_D[(a + b) % N_OF(QK_D)];
-            gmat q = gmat_new(m, d, d + 1), k = gmat_new(n, d, d);
-            gmat s = gmat_new(m, n, n + 3), ref = gmat_new(m, n, n + 3);
-            for (size_t i = 0; i < m; i++) fill_uniform(&r, q.p + i * q.ld, d, -2, 2);
-            for (size_t j = 0; j < n; j++) fill_uniform(&r, k.p + j * k.ld, d, -2, 2);
-            ck_assert_int_eq(simdattn_qk(ISA, m, n, d, q.p, q.ld, k.p, k.ld, s.p, s.ld), SIMDATTN_OK);
-            ck_assert_int_eq(simdattn_qk(SIMDATTN_ISA_SCALAR, m, n, d, q.p, q.ld, k.p, k.ld,
-                                         ref.p, ref.ld), SIMDATTN_OK);
-            ck_assert_msg(same_bits(s.p, ref.p, m, n, s.ld), "%s qk %zux%zux%zu not bit-identical",
-                          simdattn_isa_name(ISA), m, n, d);
-            gmat_free(&q); gmat_free(&k); gmat_free(&s); gmat_free(&ref);
-        }
-    for (size_t a = 0; a < N_OF(PV_M); a++)
-        for (size_t c = 0; c < N_OF(PV_D); c++) {
-            size_t m = PV_M[a], dv = PV_D[c], n = PV_N[(a + c) % N_OF(PV_N)];
-            gmat p = gmat_new(m, n, n), v = gmat_new(n, dv, dv + 1);
-            gmat o = gmat_new(m, dv, dv + 2), ref = gmat_new(m, dv, dv + 2);
-            float alpha[15];
-            for (size_t i = 0; i < m; i++) {
-                fill_uniform(&r, p.p + i * p.ld, n, 0, 1);
-                fill_uniform(&r, o.p + i * o.ld, dv, -3, 3);
-                memcpy(ref.p + i * ref.ld, o.p + i * o.ld, dv * sizeof(float));
-                alpha[i] = rng_range(&r, 0, 1);
-            }
-            for (size_t j = 0; j < n; j++) fill_uniform(&r, v.p + j * v.ld, dv, -2, 2);
-            const float *al = c % 2 ? alpha : NULL;
-            ck_assert_int_eq(simdattn_pv(ISA, m, n, dv, p.p, p.ld, v.p, v.ld, al, o.p, o.ld),
-                             SIMDATTN_OK);
-            ck_assert_int_eq(simdattn_pv(SIMDATTN_ISA_SCALAR, m, n, dv, p.p, p.ld, v.p, v.ld, al,
-                                         ref.p, ref.ld), SIMDATTN_OK);
-            ck_assert_msg(same_bits(o.p, ref.p, m, dv, o.ld), "%s pv %zux%zux%zu not bit-identical",
-                          simdattn_isa_name(ISA), m, n, dv);
-            gmat_free(&p); gmat_free(&v); gmat_free(&o); gmat_free(&ref);
-        }
-    /* softmax, deterministic and fast-exp: masked keys, a fully masked row
-     * (1), a NaN logit (row 2), online over uneven blocks with rising
-     * logits; 17 rows cross a 16-row group of the online kernels */
-    enum { m = 17 };
-    static const unsigned SAME_BITS[] = {SIMDATTN_DETERMINISTIC, SIMDATTN_FAST_EXP};
-    for (size_t a = 0; a < N_OF(SM_N) * N_OF(SAME_BITS); a++) {
-        size_t n = SM_N[a % N_OF(SM_N)];
-        unsigned fl = SAME_BITS[a / N_OF(SM_N)];
-        gmat s = gmat_new(m, n, n + 2), ref = gmat_new(m, n, n + 2), mk = gmat_new(m, n, n);
-        for (size_t i = 0; i < m; i++) {
-            fill_uniform(&r, s.p + i * s.ld, n, -30, 30 + (float)i);
-            for (size_t j = 0; j < n; j++)
-                mk.p[i * mk.ld + j] = i == 1 || rng_uniform(&r) < 0.2 ? -INFINITY
-                                                                     : rng_range(&r, -1, 1);
-            memcpy(ref.p + i * ref.ld, s.p + i * s.ld, n * sizeof(float));
-        }
-        s.p[2 * s.ld + n / 2] = ref.p[2 * ref.ld + n / 2] = NAN;
-        ck_assert_int_eq(simdattn_softmax(ISA, m, n, 0.3f, mk.p, mk.ld, s.p, s.ld, fl),
-                         SIMDATTN_OK);
-        ck_assert_int_eq(simdattn_softmax(SIMDATTN_ISA_SCALAR, m, n, 0.3f, mk.p, mk.ld, ref.p,
-                                          ref.ld, fl), SIMDATTN_OK);
-        ck_assert_msg(same_bits(s.p, ref.p, m, n, s.ld),
-                      "%s softmax n=%zu flags %u not bit-identical", simdattn_isa_name(ISA), n,
-                      fl);
-
-        float st[2][3][m]; /* [isa, scalar][max, sum, alpha][row] */
-        for (int w = 0; w < 2; w++)
-            for (size_t i = 0; i < m; i++) { st[w][0][i] = -INFINITY; st[w][1][i] = 0; }
-        for (size_t i = 0; i < m; i++) {
-            for (size_t j = 0; j < n; j++)
-                s.p[i * s.ld + j] = rng_range(&r, -20, 20) + 0.1f * (float)j;
-            memcpy(ref.p + i * ref.ld, s.p + i * s.ld, n * sizeof(float));
-        }
-        for (size_t j0 = 0, blk = 5; j0 < n; j0 += blk, blk = blk * 2 + 1) {
-            size_t nb = n - j0 < blk ? n - j0 : blk;
-            ck_assert_int_eq(simdattn_softmax_online(ISA, m, nb, 0.5f, mk.p + j0, mk.ld, s.p + j0,
-                                                     s.ld, st[0][0], st[0][1], st[0][2], fl),
-                             SIMDATTN_OK);
-            ck_assert_int_eq(simdattn_softmax_online(SIMDATTN_ISA_SCALAR, m, nb, 0.5f, mk.p + j0,
-                                                     mk.ld, ref.p + j0, ref.ld, st[1][0],
-                                                     st[1][1], st[1][2], fl), SIMDATTN_OK);
-            ck_assert_msg(same_bits(s.p + j0, ref.p + j0, m, nb, s.ld) &&
-                              memcmp(st[0][1], st[1][1], sizeof st[0][1]) == 0 &&
-                              memcmp(st[0][2], st[1][2], sizeof st[0][2]) == 0,
-                          "%s online n=%zu flags %u block at %zu not bit-identical",
-                          simdattn_isa_name(ISA), n, fl, j0);
-            for (size_t i = 0; i < m; i++) /* a zero max may differ in sign only */
-                ck_assert(st[0][0][i] == st[1][0][i] ||
-                          (isnan(st[0][0][i]) && isnan(st[1][0][i])));
-        }
-        gmat_free(&s); gmat_free(&ref); gmat_free(&mk);
-    }
-}
-END_TEST
-
 int main(void) {
-    isa_list_init();
-    Suite *s = suite_create("kernels");
-    TCase *tc = tcase_create("stages");
-    tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, qk_matches_oracle, 0, test_isa_count);
-    tcase_add_loop_test(tc, softmax_matches_oracle, 0, test_isa_count * EXP_MODE_COUNT);
-    tcase_add_loop_test(tc, softmax_online_matches_plain, 0, test_isa_count * EXP_MODE_COUNT);
-    tcase_add_loop_test(tc, softmax_special_values, 0, test_isa_count * EXP_MODE_COUNT);
-    tcase_add_loop_test(tc, softmax_mask_special_values, 0, test_isa_count * EXP_MODE_COUNT);
-    tcase_add_loop_test(tc, softmax_online_special_values, 0, test_isa_count * EXP_MODE_COUNT);
-    tcase_add_loop_test(tc, exp_special_values, 0, test_isa_count * EXP_MODE_COUNT);
-    tcase_add_loop_test(tc, pv_matches_oracle, 0, test_isa_count);
-    tcase_add_loop_test(tc, stages_bit_identical_to_scalar, 0, test_isa_count);
-    suite_add_tcase(s, tc);
-    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+    const suite_test tests[] = {
+        {qk_matches_oracle, LOOP_ISAS, 0},
+        {softmax_matches_oracle, LOOP_ISA_MODES, 0},
+        {softmax_online_matches_plain, LOOP_ISA_MODES, 0},
+        {softmax_special_values, LOOP_ISA_MODES, 0},
+        {softmax_mask_special_values, LOOP_ISA_MODES, 0},
+        {softmax_online_special_values, LOOP_ISA_MODES, 0},
+        {exp_special_values, LOOP_ISA_MODES, 0},
+        {pv_matches_oracle, LOOP_ISAS, 0},
+    };
+    return run_tests("kernels", 120, tests, N_OF(tests));
 }

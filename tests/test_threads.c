@@ -172,11 +172,9 @@ START_TEST(concurrent_forward) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("threads");
-    TCase *tc = tcase_create("threads");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, dispatcher_race); /* first: see the header comment */
-    tcase_add_test(tc, concurrent_forward);
-    suite_add_tcase(s, tc);
-    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+    const suite_test tests[] = {
+        {dispatcher_race, LOOP_ONCE, 0}, /* first: see the header comment */
+        {concurrent_forward, LOOP_ONCE, 0},
+    };
+    return run_tests("threads", 300, tests, sizeof tests / sizeof tests[0]);
 }

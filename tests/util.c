@@ -76,6 +76,28 @@ int run_suite(Suite *s) {
     return failed;
 }
 
+int run_tests(const char *name, double timeout, const suite_test *tests, size_t count) {
+    for (size_t t = 0; t < count; t++)
+        if (tests[t].loop < 0) {
+            isa_list_init();
+            break;
+        }
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create(name);
+    if (timeout > 0)
+        tcase_set_timeout(tc, timeout);
+    for (size_t t = 0; t < count; t++) {
+        int loop = tests[t].loop;
+        int end = loop == LOOP_ISAS        ? test_isa_count
+                  : loop == LOOP_ISA_MODES ? test_isa_count * EXP_MODE_COUNT
+                  : loop == LOOP_ONCE      ? 1
+                                           : loop;
+        _tcase_add_test(tc, tests[t].test, tests[t].signal, 0, 0, end);
+    }
+    suite_add_tcase(s, tc);
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 gmat gmat_new(size_t rows, size_t cols, size_t ld) {
     gmat g = {0};
     g.rows = rows;

@@ -74,6 +74,23 @@ extern const exp_mode exp_modes[EXP_MODE_COUNT];
 /* Runs a suite with the given name and returns the number of failures. */
 int run_suite(Suite *s);
 
+/* A suite's tests and what each loops over: LOOP_ONCE runs it once,
+ * LOOP_ISAS once per ISA (_i from 0 to test_isa_count), LOOP_ISA_MODES
+ * once per ISA × exp mode (ISA and MODE above); a positive loop runs it
+ * for _i = 0 … loop − 1.  `signal`, when not 0, is the signal the test
+ * must end with. */
+enum { LOOP_ONCE = 0, LOOP_ISAS = -1, LOOP_ISA_MODES = -2 };
+typedef struct suite_test {
+    const TTest *test;
+    int loop;
+    int signal;
+} suite_test;
+/* Registers `count` tests in suite `name` (one test case, `timeout`
+ * seconds per test, 0 for Check's default), runs it and returns the exit
+ * status for main.  The ISA list is set up only when a test loops over
+ * it: test_threads' first test must be the first to call the library. */
+int run_tests(const char *name, double timeout, const suite_test *tests, size_t count);
+
 
 
 /* A matrix inside a canary-filled allocation: p is deliberately misaligned
