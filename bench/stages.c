@@ -1,12 +1,18 @@
 /*
- * The three stage kernels on their own, for every runnable ISA, at the tile
- * the fused forward feeds them on P128: MB = 84 query rows against NB = 128
- * keys, head_dim 128 (MB and NB as in kernels/forward.c).  They call the
- * raw kernel table, as the forward does, so no argument checking is timed.
- *   qk/<isa>/m84n128d128       S = Q·Kᵀ on K packed once in setup
- *   softmax/<isa>/m84n128      online softmax of one key block, in place
- *   softmax/<isa>/m84n128-fastexp   the same with SIMDATTN_FAST_EXP
- *   pv/<isa>/m84n128d128       O = α⊙O + P·V
+ * The three stage kernels on their own, for every runnable ISA, head_dim
+ * 128, on two tiles of query rows × keys:
+ *   - the tile the fused forward feeds them: SA_FORWARD_MB × SA_FORWARD_NB
+ *     (kernels/internal.h, the constants kernels/forward.c tiles with;
+ *     42 × 256 today), so this case follows the driver's tile;
+ *   - 84 × 128, the forward's tile when issue 3 set its stage targets
+ *     ("each ≥ 0.85 of peak on their own for the P128 tile sizes"): kept so
+ *     that target keeps its meaning; labelled "issue-3 tile".
+ * They call the raw kernel table, as the forward does, so no argument
+ * checking is timed.  For a tile m × n:
+ *   qk/<isa>/m<m>n<n>d128      S = Q·Kᵀ on K packed once in setup
+ *   softmax/<isa>/m<m>n<n>     online softmax of one key block, in place
+ *   softmax/<isa>/m<m>n<n>-fastexp   the same with SIMDATTN_FAST_EXP
+ *   pv/<isa>/m<m>n<n>d128      O = α⊙O + P·V
  * Flops: Q·Kᵀ and P·V 2·m·n·d (the α scaling, 1/n of P·V, is not
  * counted); softmax counts 5 per logit (scale, max, subtract, exp, sum),
  * exp as one, so its peak_frac is a throughput index, not comparable with
@@ -17,11 +23,21 @@
 #include <stdlib.h>
 
 #include "bench.h"
+#include "internal.h"
 
-enum { MB = 84, NB = 128, D = 128, SOFTMAX_FLOPS_PER_LOGIT = 5 };
+enum { D = 128, SOFTMAX_FLOPS_PER_LOGIT = 5 };
+/* Issue 3's stage targets were set on this tile (see the header). */
+enum { ISSUE3_MB = 84, ISSUE3_NB = 128 };
+
+/* What a case runs on: an ISA and a tile of MB query rows × NB keys. */
+typedef struct stage_arg {
+    simdattn_isa isa;
+    int MB, NB;
+} stage_arg;
 
 typedef struct stage_ctx {
     const simdattn_kernels *t;
+    int MB, NB;
     float *a, *b, *c; /* qk: Q, packed K, S; softmax: S; pv: P, V, O */
     float *row_max, *row_sum, *alpha;
 } stage_ctx;
@@ -38,9 +54,13 @@ static void stage_teardown(void *ctx) {
 }
 
 static stage_ctx *stage_new(const void *arg) {
+    const stage_arg *a = arg;
     stage_ctx *c = calloc(1, sizeof *c);
-    if (c)
-        c->t = simdattn_kernels_get(*(const simdattn_isa *)arg);
+    if (c) {
+        c->t = simdattn_kernels_get(a->isa);
+        c->MB = a->MB;
+        c->NB = a->NB;
+    }
     if (c && !c->t) {
         free(c);
         return NULL;
@@ -52,25 +72,25 @@ static void *qk_setup(const void *arg) {
     stage_ctx *c = stage_new(arg);
     if (!c)
         return NULL;
-    float *k = sab_floats((size_t)NB * D);
-    c->a = sab_floats((size_t)MB * D);
-    c->b = sab_floats(simdattn_packed_k_size(c->t, NB, D));
-    c->c = sab_floats((size_t)MB * NB);
+    float *k = sab_floats((size_t)c->NB * D);
+    c->a = sab_floats((size_t)c->MB * D);
+    c->b = sab_floats(simdattn_packed_k_size(c->t, c->NB, D));
+    c->c = sab_floats((size_t)c->MB * c->NB);
     if (!k || !c->a || !c->b || !c->c) {
         free(k);
         stage_teardown(c);
         return NULL;
     }
-    sab_fill(c->a, (size_t)MB * D, -1.0f, 1.0f, 1);
-    sab_fill(k, (size_t)NB * D, -1.0f, 1.0f, 2);
-    simdattn_pack_k(c->t, NB, D, k, D, c->b);
+    sab_fill(c->a, (size_t)c->MB * D, -1.0f, 1.0f, 1);
+    sab_fill(k, (size_t)c->NB * D, -1.0f, 1.0f, 2);
+    simdattn_pack_k(c->t, c->NB, D, k, D, c->b);
     free(k);
     return c;
 }
 
 static const char *qk_run(void *ctx) {
     stage_ctx *c = ctx;
-    c->t->qk(MB, NB, D, c->a, D, c->b, c->c, NB);
+    c->t->qk(c->MB, c->NB, D, c->a, D, c->b, c->c, c->NB);
     return NULL;
 }
 
@@ -82,25 +102,25 @@ static void *softmax_setup(const void *arg) {
     stage_ctx *c = stage_new(arg);
     if (!c)
         return NULL;
-    c->a = sab_floats((size_t)MB * NB);
-    c->row_max = sab_floats(MB);
-    c->row_sum = sab_floats(MB);
-    c->alpha = sab_floats(MB);
+    c->a = sab_floats((size_t)c->MB * c->NB);
+    c->row_max = sab_floats(c->MB);
+    c->row_sum = sab_floats(c->MB);
+    c->alpha = sab_floats(c->MB);
     if (!c->a || !c->row_max || !c->row_sum || !c->alpha) {
         stage_teardown(c);
         return NULL;
     }
-    sab_fill(c->a, (size_t)MB * NB, -6.5f, 6.5f, 3);
+    sab_fill(c->a, (size_t)c->MB * c->NB, -6.5f, 6.5f, 3);
     return c;
 }
 
 static void softmax_block(stage_ctx *c, unsigned flags) {
-    for (int i = 0; i < MB; i++) { /* a fresh row state: first key block */
+    for (int i = 0; i < c->MB; i++) { /* a fresh row state: first key block */
         c->row_max[i] = -INFINITY;
         c->row_sum[i] = 0.0f;
     }
-    c->t->softmax_online(MB, NB, 1.0f / sqrtf((float)D), NULL, 0, c->a, NB,
-                         c->row_max, c->row_sum, c->alpha, flags);
+    c->t->softmax_online(c->MB, c->NB, 1.0f / sqrtf((float)D), NULL, 0, c->a,
+                         c->NB, c->row_max, c->row_sum, c->alpha, flags);
 }
 
 static const char *softmax_run(void *ctx) {
@@ -119,58 +139,66 @@ static void *pv_setup(const void *arg) {
     stage_ctx *c = stage_new(arg);
     if (!c)
         return NULL;
-    c->a = sab_floats((size_t)MB * NB);
-    c->b = sab_floats((size_t)NB * D);
-    c->c = sab_floats((size_t)MB * D);
-    c->alpha = sab_floats(MB);
+    c->a = sab_floats((size_t)c->MB * c->NB);
+    c->b = sab_floats((size_t)c->NB * D);
+    c->c = sab_floats((size_t)c->MB * D);
+    c->alpha = sab_floats(c->MB);
     if (!c->a || !c->b || !c->c || !c->alpha) {
         stage_teardown(c);
         return NULL;
     }
-    sab_fill(c->a, (size_t)MB * NB, 0.0f, 2.0f / NB, 4);
-    sab_fill(c->b, (size_t)NB * D, -1.0f, 1.0f, 5);
-    for (int i = 0; i < MB; i++)
+    sab_fill(c->a, (size_t)c->MB * c->NB, 0.0f, 2.0f / c->NB, 4);
+    sab_fill(c->b, (size_t)c->NB * D, -1.0f, 1.0f, 5);
+    for (int i = 0; i < c->MB; i++)
         c->alpha[i] = 0.5f;
     return c;
 }
 
 static const char *pv_run(void *ctx) {
     stage_ctx *c = ctx;
-    c->t->pv(MB, NB, D, c->a, NB, c->b, D, c->alpha, c->c, D);
+    c->t->pv(c->MB, c->NB, D, c->a, c->NB, c->b, D, c->alpha, c->c, D);
     return NULL;
+}
+
+/* The four stage cases of one ISA on one tile; `tile` prefixes their
+ * labels ("" or "issue-3 tile; "). */
+static void register_tile(const stage_arg *a, const char *tile) {
+    const char *isa = simdattn_isa_name(a->isa);
+    const double matmul = 2.0 * a->MB * a->NB * D;
+    const double logits = (double)SOFTMAX_FLOPS_PER_LOGIT * a->MB * a->NB;
+    char name[64], lab[3][96];
+    snprintf(lab[0], sizeof lab[0], "%spacked K", tile);
+    snprintf(lab[1], sizeof lab[1], "%sonline; 5 flop/logit, exp as 1", tile);
+    snprintf(lab[2], sizeof lab[2], "%sonline, SIMDATTN_FAST_EXP; 5 flop/logit", tile);
+    snprintf(name, sizeof name, "qk/%s/m%dn%dd%d", isa, a->MB, a->NB, D);
+    sab_add(&(sab_case){.name = name, .setup = qk_setup, .run = qk_run,
+                        .teardown = stage_teardown, .arg = a, .flops = matmul,
+                        .flop_peak = sab_fma_peak(a->isa), .label = lab[0]});
+    snprintf(name, sizeof name, "softmax/%s/m%dn%d", isa, a->MB, a->NB);
+    sab_add(&(sab_case){.name = name, .setup = softmax_setup,
+                        .run = softmax_run, .teardown = stage_teardown, .arg = a,
+                        .flops = logits, .flop_peak = sab_fma_peak(a->isa),
+                        .label = lab[1]});
+    snprintf(name, sizeof name, "softmax/%s/m%dn%d-fastexp", isa, a->MB, a->NB);
+    sab_add(&(sab_case){.name = name, .setup = softmax_setup,
+                        .run = softmax_fastexp_run, .teardown = stage_teardown,
+                        .arg = a, .flops = logits,
+                        .flop_peak = sab_fma_peak(a->isa), .label = lab[2]});
+    snprintf(name, sizeof name, "pv/%s/m%dn%dd%d", isa, a->MB, a->NB, D);
+    sab_add(&(sab_case){.name = name, .setup = pv_setup, .run = pv_run,
+                        .teardown = stage_teardown, .arg = a, .flops = matmul,
+                        .flop_peak = sab_fma_peak(a->isa),
+                        .label = *tile ? "issue-3 tile" : NULL});
 }
 
 void sab_register_stages(void) {
     static simdattn_isa isas[SIMDATTN_ISA_COUNT];
+    static stage_arg args[SIMDATTN_ISA_COUNT][2];
     int n = sab_isas(isas);
-    const double matmul = 2.0 * MB * NB * D;
     for (int i = 0; i < n; i++) {
-        const char *isa = simdattn_isa_name(isas[i]);
-        char name[64];
-        snprintf(name, sizeof name, "qk/%s/m%dn%dd%d", isa, MB, NB, D);
-        sab_add(&(sab_case){.name = name, .setup = qk_setup, .run = qk_run,
-                            .teardown = stage_teardown, .arg = &isas[i],
-                            .flops = matmul,
-                            .flop_peak = sab_fma_peak(isas[i]),
-                            .label = "packed K"});
-        snprintf(name, sizeof name, "softmax/%s/m%dn%d", isa, MB, NB);
-        sab_add(&(sab_case){.name = name, .setup = softmax_setup,
-                            .run = softmax_run, .teardown = stage_teardown,
-                            .arg = &isas[i],
-                            .flops = (double)SOFTMAX_FLOPS_PER_LOGIT * MB * NB,
-                            .flop_peak = sab_fma_peak(isas[i]),
-                            .label = "online; 5 flop/logit, exp as 1"});
-        snprintf(name, sizeof name, "softmax/%s/m%dn%d-fastexp", isa, MB, NB);
-        sab_add(&(sab_case){.name = name, .setup = softmax_setup,
-                            .run = softmax_fastexp_run, .teardown = stage_teardown,
-                            .arg = &isas[i],
-                            .flops = (double)SOFTMAX_FLOPS_PER_LOGIT * MB * NB,
-                            .flop_peak = sab_fma_peak(isas[i]),
-                            .label = "online, SIMDATTN_FAST_EXP; 5 flop/logit"});
-        snprintf(name, sizeof name, "pv/%s/m%dn%dd%d", isa, MB, NB, D);
-        sab_add(&(sab_case){.name = name, .setup = pv_setup, .run = pv_run,
-                            .teardown = stage_teardown, .arg = &isas[i],
-                            .flops = matmul,
-                            .flop_peak = sab_fma_peak(isas[i])});
+        args[i][0] = (stage_arg){isas[i], SA_FORWARD_MB, SA_FORWARD_NB};
+        args[i][1] = (stage_arg){isas[i], ISSUE3_MB, ISSUE3_NB};
+        register_tile(&args[i][0], "");
+        register_tile(&args[i][1], "issue-3 tile; ");
     }
 }

@@ -95,7 +95,7 @@
  * bytes per 4·MB·Nk·d flops, about 5 GB/s at 100 GFLOP/s.  Total 340 KiB,
  * a third of L2.
  */
-enum { MB = 42, NB = 256 };
+enum { MB = SA_FORWARD_MB, NB = SA_FORWARD_NB };
 /* Floats per 64-byte cache line. */
 enum { LINE = 16 };
 _Static_assert(MB * NB % LINE == 0, "the logits tile ends on a line");

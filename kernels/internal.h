@@ -125,8 +125,14 @@ sa_span sa_matrix_span(const float *p, size_t rows, size_t cols, size_t ld,
                        int *overflow);
 int sa_spans_overlap(sa_span a, sa_span b);
 
-/* Keys per online-softmax block of the fused forward (forward.c's NB):
- * tests derive their error bounds and skipped-block checks from it. */
+/* The fused forward's tile: SA_FORWARD_MB query rows × SA_FORWARD_NB keys
+ * per online-softmax block (kernels/forward.c's MB and NB; its tile
+ * comment gives the measurements behind them).  Defined here, once, so
+ * that tests, the accuracy report and the stage benchmark (which links
+ * the shared library and cannot call internal functions) use the
+ * driver's tile. */
+enum { SA_FORWARD_MB = 42, SA_FORWARD_NB = 256 };
+/* SA_FORWARD_NB, as a function for tests written against it. */
 size_t sa_forward_block_keys(void);
 /* A tile's first key block starts at a multiple of this (forward.c). */
 size_t sa_forward_key_align(void);

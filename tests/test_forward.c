@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "oracle.h"
 #include "util.h"
 
@@ -17,9 +18,9 @@
 
 /* The driver's KV block (kernels/forward.c NB): the oracle's bound counts
  * one online-softmax rescale per block. */
-enum { KV_BLOCK = 256 };
+enum { KV_BLOCK = SA_FORWARD_NB };
 /* The driver's query tile (kernels/forward.c MB), for edge shapes only. */
-enum { Q_TILE = 42 };
+enum { Q_TILE = SA_FORWARD_MB };
 
 typedef struct cfg {
     size_t batch, hq, hk, nq, nk, d;

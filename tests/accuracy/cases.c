@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "accuracy.h"
+#include "internal.h"
 #include "oracle.h"
 #include "util.h"
 
@@ -40,7 +41,7 @@
 
 /* The fused driver's KV block (kernels/forward.c NB): the oracle's forward
  * bound counts one online-softmax rescale per block. */
-enum { KV_BLOCK = 128 };
+enum { KV_BLOCK = SA_FORWARD_NB };
 
 const char *const fig_names[FIG_COUNT] = {"max_ulp", "mean_ulp", "rel_norm",
                                           "max_ratio"};

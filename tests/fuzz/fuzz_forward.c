@@ -31,11 +31,12 @@
 #include <string.h>
 
 #include "../oracle.h"
+#include "internal.h"
 #include "simdattn.h"
 
 /* The driver's KV block (kernels/forward.c NB), for the oracle's count of
  * online rescales. */
-enum { KV_BLOCK = 256 };
+enum { KV_BLOCK = SA_FORWARD_NB };
 
 static const uint32_t CANARY = 0x7fc0dead; /* NaN payload no kernel makes */
 
