@@ -86,6 +86,7 @@
 #define SIMDATTN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -142,6 +143,20 @@ SIMDATTN_API int simdattn_isa_supported(simdattn_isa isa);
 SIMDATTN_API const char *simdattn_isa_name(simdattn_isa isa);
 /* Parse a name as above into *isa.  INVALID_ARGUMENT for unknown names. */
 SIMDATTN_API simdattn_status simdattn_isa_parse(const char *name, simdattn_isa *isa);
+
+/* ------------------------------------------------------------------ */
+/* KV cache element types                                              */
+/* ------------------------------------------------------------------ */
+/* Element type of the K and V tensors (the KV cache).  Q, O and the mask
+ * are always fp32, and so is all arithmetic: F16 (IEEE binary16) and BF16
+ * (bfloat16) elements are uint16_t bit patterns, widened exactly to fp32
+ * as they are read (simdattn_widen); strides still count elements. */
+typedef enum simdattn_dtype {
+    SIMDATTN_F32 = 0,
+    SIMDATTN_F16 = 1,
+    SIMDATTN_BF16 = 2,
+    SIMDATTN_DTYPE_COUNT = 3
+} simdattn_dtype;
 
 /* ------------------------------------------------------------------ */
 /* Flags                                                               */
@@ -241,6 +256,14 @@ typedef struct simdattn_kernels {
      * (tanh becomes SLEEF's deterministic finz variant). */
     void (*softcap)(size_t m, size_t n, float scale, float cap, float *s,
                     size_t lds, unsigned flags);
+
+    /* dst[i] = src[i] widened to fp32 (i < n), dtype SIMDATTN_F16 or
+     * SIMDATTN_BF16: exact, the same bits in every ISA (F16C/AVX-512
+     * vcvtph2ps, NEON fcvtl, a 16-bit shift for BF16); a signalling F16
+     * NaN comes out quiet with its payload, a BF16 one unchanged.  src and
+     * dst must not overlap. */
+    void (*widen)(simdattn_dtype dtype, size_t n, const uint16_t *src,
+                  float *dst);
 } simdattn_kernels;
 
 /* Table of `isa` (AUTO: the active one), or NULL if it is not supported. */
@@ -324,6 +347,16 @@ SIMDATTN_API simdattn_status simdattn_softcap(simdattn_isa isa, size_t m,
                                               float cap, float *s,
                                               size_t lds, unsigned flags);
 
+/* Widen n 16-bit KV elements (dtype SIMDATTN_F16 or SIMDATTN_BF16) to
+ * fp32, exactly (see simdattn_kernels.widen): for engines that convert
+ * their own cache rows.  INVALID_ARGUMENT also for dtype SIMDATTN_F32 or
+ * not a simdattn_dtype value, and for src's n elements overlapping dst's
+ * n floats; SIZE_OVERFLOW when dst's bytes do not fit in size_t or run
+ * past the end of the address space. */
+SIMDATTN_API simdattn_status simdattn_widen(simdattn_isa isa,
+                                            simdattn_dtype dtype, size_t n,
+                                            const uint16_t *src, float *dst);
+
 /* ------------------------------------------------------------------ */
 /* Fused forward                                                       */
 /* ------------------------------------------------------------------ */
@@ -334,17 +367,6 @@ typedef struct simdattn_tensor {
     const void *data; /* float elements; for K and V, kv_dtype's type */
     size_t stride_batch, stride_head, stride_seq;
 } simdattn_tensor;
-
-/* Element type of the K and V tensors (the KV cache).  Q, O and the mask
- * are always fp32, and so is all arithmetic: F16 (IEEE binary16) and BF16
- * (bfloat16) elements are uint16_t bit patterns, widened exactly to fp32
- * as they are read; strides still count elements. */
-typedef enum simdattn_dtype {
-    SIMDATTN_F32 = 0,
-    SIMDATTN_F16 = 1,
-    SIMDATTN_BF16 = 2,
-    SIMDATTN_DTYPE_COUNT = 3
-} simdattn_dtype;
 
 typedef struct simdattn_forward_desc {
     size_t batch;     /* ≥ 1 */
