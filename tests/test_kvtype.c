@@ -11,8 +11,8 @@
  *     forward on an fp32 cache holding the widened values (widening is
  *     exact, the fp32 kernels then run unchanged): every exp mode, odd
  *     shapes, row strides larger than the row, GQA/MQA, causal, windows,
- *     per-entry KV lengths, d_v ≠ d, soft-capping, threads and the task
- *     interface;
+ *     per-entry KV lengths, d_v ≠ d, soft-capping, additive and key masks,
+ *     threads and the task interface;
  *   - against the fp32 K and V before rounding, within the bound of
  *     oracle.c that propagates the 2^-11 (fp16) / 2^-8 (bf16) relative
  *     rounding of K and V through the logits and the weighted sum.
@@ -144,23 +144,26 @@ typedef struct cfg {
     int lens;      /* per-entry KV lengths */
     size_t pad;    /* extra elements per K and V row (stride > row) */
     float cap;
+    int masks;     /* an additive mask [b][h][i][j] and a key mask [b][j] */
 } cfg;
 
 static const cfg CFGS[] = {
-    {1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0},
-    {2, 4, 2, 19, 150, 24, 0, 1, 0, 0, 3, 0},
-    {1, 2, 1, 100, 300, 33, 17, 1, 40, 0, 1, 0},
-    {3, 3, 1, 45, 257, 31, 80, 0, 0, 1, 5, 0},
-    {1, 1, 1, 85, 513, 128, 0, 1, 0, 0, 0, 0},
-    {2, 2, 2, 7, 90, 16, 0, 0, 30, 1, 2, 2.5f},
+    {1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0},
+    {2, 4, 2, 19, 150, 24, 0, 1, 0, 0, 3, 0, 0},
+    {1, 2, 1, 100, 300, 33, 17, 1, 40, 0, 1, 0, 0},
+    {3, 3, 1, 45, 257, 31, 80, 0, 0, 1, 5, 0, 0},
+    {1, 1, 1, 85, 513, 128, 0, 1, 0, 0, 0, 0, 0},
+    {2, 2, 2, 7, 90, 16, 0, 0, 30, 1, 2, 2.5f, 0},
+    {2, 2, 1, 50, 300, 20, 12, 1, 0, 0, 1, 0, 1},
 };
 
 /* Inputs of one configuration: fp32 K/V before rounding, the 16-bit
  * cache, and the fp32 cache of the widened values, the caches with the
  * same strides (row stride d + pad, BHSD). */
 typedef struct inputs {
-    float *q, *k, *v, *kw, *vw, *o;
+    float *q, *k, *v, *kw, *vw, *o, *mask;
     uint16_t *k16, *v16;
+    unsigned char *keep;
     size_t *lens;
     size_t ks[3], vs[3], k_total, v_total, o_total, dv;
 } inputs;
@@ -178,6 +181,15 @@ static inputs make(const cfg *c, simdattn_dtype dt, rng *r) {
     in.q = malloc(nq_el * sizeof(float));
     fill_uniform(r, in.q, nq_el, -1, 1);
     in.o = malloc(in.o_total * sizeof(float));
+    if (c->masks) {
+        size_t n = c->batch * c->hq * c->nq * c->nk;
+        in.mask = malloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++)
+            in.mask[i] = rng_uniform(r) < 0.15 ? -INFINITY : rng_range(r, -2, 2);
+        in.keep = malloc(c->batch * c->nk);
+        for (size_t i = 0; i < c->batch * c->nk; i++) /* key 256 on: removed */
+            in.keep[i] = i % c->nk < 256 && rng_uniform(r) < 0.8;
+    }
     if (c->lens) {
         in.lens = malloc(c->batch * sizeof(size_t));
         for (size_t b = 0; b < c->batch; b++) /* full, empty, short */
@@ -208,7 +220,7 @@ static inputs make(const cfg *c, simdattn_dtype dt, rng *r) {
 
 static void release(inputs *in) {
     free(in->q); free(in->k); free(in->v); free(in->kw); free(in->vw); free(in->o);
-    free(in->k16); free(in->v16); free(in->lens);
+    free(in->k16); free(in->v16); free(in->lens); free(in->mask); free(in->keep);
 }
 
 static simdattn_forward_desc describe(const cfg *c, const inputs *in, simdattn_isa isa) {
@@ -225,6 +237,11 @@ static simdattn_forward_desc describe(const cfg *c, const inputs *in, simdattn_i
     d.o_stride_batch = c->hq * c->nq * in->dv; d.o_stride_head = c->nq * in->dv;
     d.o_stride_seq = in->dv;
     d.kv_lens = in->lens;
+    if (in->mask) {
+        d.mask = (simdattn_tensor){in->mask, c->hq * c->nq * c->nk, c->nq * c->nk, c->nk};
+        d.key_mask = in->keep;
+        d.key_mask_stride_batch = c->nk;
+    }
     d.isa = isa;
     return d;
 }
@@ -314,8 +331,10 @@ START_TEST(forward_vs_unrounded) {
                         in.q + b * d.q.stride_batch + h * d.q.stride_head, c->d,
                         in.k + b * in.ks[0] + g * in.ks[1], in.ks[2],
                         in.v + b * in.vs[0] + g * in.vs[1], in.vs[2],
-                        NULL, 0, sa_forward_block_keys(), dv, c->cap, c->window, NULL,
-                        MODE->ulp};
+                        in.mask ? in.mask + b * d.mask.stride_batch + h * d.mask.stride_head
+                                : NULL,
+                        c->nk, sa_forward_block_keys(), dv, c->cap, c->window,
+                        in.keep ? in.keep + b * c->nk : NULL, MODE->ulp};
                     oracle_attention_kv(&oh, dt == SIMDATTN_F16 ? 0x1p-11 : 0x1p-8,
                                         dt == SIMDATTN_F16 ? 0x1p-25 : 0x1p-134, o, bound);
                     for (size_t i = 0; i < c->nq; i++)
