@@ -7,6 +7,10 @@
  *   forward/<isa>/P64-fastexp, P128-fastexp, P128c-fastexp
  *                            the same with SIMDATTN_FAST_EXP (the inlined
  *                            polynomial exp instead of SLEEF's call)
+ *   forward/<isa>/P128-f16, P128-bf16
+ *                            P128 with an fp16 / bf16 KV cache
+ *                            (desc.kv_dtype): the cost of widening K as it
+ *                            is packed and V once per work item
  *   forward/<isa>/D128       decode: 32 query heads over 8 KV heads (GQA),
  *                            Nq = 1, Nk = 4096, d = 128
  *   forward/<isa>/N<n>_d<d>  1 head, Nq = Nk = n: a head_dim sweep at
@@ -41,6 +45,9 @@ static const workload named[] = {
     {"P128-fastexp", 1, 1, 2048, 2048, 128, SIMDATTN_FAST_EXP, 0},
     {"P128c-fastexp", 1, 1, 2048, 2048, 128, SIMDATTN_CAUSAL | SIMDATTN_FAST_EXP, 0},
 };
+/* P128 with a 16-bit KV cache, next to P128 */
+static const workload p128_f16 = {"P128-f16", 1, 1, 2048, 2048, 128, 0, 0};
+static const workload p128_bf16 = {"P128-bf16", 1, 1, 2048, 2048, 128, 0, 0};
 static const size_t dim_sweep[] = {32, 64, 80, 96, 128, 256};
 enum { DIM_SWEEP_N = 1024, SEQ_SWEEP_D = 128 };
 static const size_t seq_sweep[] = {128, 256, 512, 1024, 2048, 4096, 8192, 16384};
@@ -54,20 +61,44 @@ typedef struct fwd_arg {
     workload w;
     simdattn_isa isa;
     size_t copies; /* K/V sets rotated through (1: no rotation) */
+    simdattn_dtype kv; /* K/V element type */
 } fwd_arg;
 
 typedef struct fwd_ctx {
     simdattn_forward_desc desc;
     float *q, *kv, *o;
-    size_t copies, next, kv_floats; /* floats of one K+V set */
+    uint16_t *kv16; /* the K/V sets in 16 bits, for kv_dtype F16/BF16 */
+    size_t copies, next, kv_floats; /* elements of one K+V set */
 } fwd_ctx;
 
 static void fwd_teardown(void *ctx) {
     fwd_ctx *c = ctx;
     free(c->q);
     free(c->kv);
+    free(c->kv16);
     free(c->o);
     free(c);
+}
+
+/* x in (−1, 1) to fp16 (truncated; below 2^-14 flushed to 0) or bf16
+ * (truncated): inputs for timing, any nearby value does. */
+static uint16_t narrow16(simdattn_dtype t, float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if (t == SIMDATTN_BF16)
+        return (uint16_t)(u >> 16);
+    int e = (int)((u >> 23) & 0xff) - 127 + 15;
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    if (e <= 0)
+        return sign;
+    return (uint16_t)(sign | (unsigned)e << 10 | ((u >> 13) & 0x3ffu));
+}
+
+/* Base of K/V set i (elements of the set's type). */
+static const void *kv_set(const fwd_ctx *c, size_t i) {
+    if (c->kv16)
+        return c->kv16 + i * c->kv_floats;
+    return c->kv + i * c->kv_floats;
 }
 
 static void *fwd_setup(const void *arg) {
@@ -90,6 +121,17 @@ static void *fwd_setup(const void *arg) {
     for (size_t i = 0; i < c->copies; i++)
         sab_fill(c->kv + i * c->kv_floats, c->kv_floats, -1.0f, 1.0f, 12);
     simdattn_forward_desc *d = &c->desc;
+    if (a->kv != SIMDATTN_F32) {
+        size_t n = c->kv_floats * c->copies;
+        c->kv16 = malloc(n * sizeof(uint16_t));
+        if (!c->kv16) {
+            fwd_teardown(c);
+            return NULL;
+        }
+        for (size_t i = 0; i < n; i++)
+            c->kv16[i] = narrow16(a->kv, c->kv[i]);
+        d->kv_dtype = a->kv;
+    }
     d->batch = 1;
     d->q_heads = w->q_heads;
     d->kv_heads = w->kv_heads;
@@ -99,8 +141,10 @@ static void *fwd_setup(const void *arg) {
     d->scale = 0.0f; /* 1/sqrt(d) */
     d->flags = w->flags;
     d->q = (simdattn_tensor){c->q, qn, w->nq * w->d, w->d};
-    d->k = (simdattn_tensor){c->kv, 2 * kn, w->nk * w->d, w->d};
-    d->v = (simdattn_tensor){c->kv + kn, 2 * kn, w->nk * w->d, w->d};
+    const char *set = kv_set(c, 0);
+    size_t es = a->kv == SIMDATTN_F32 ? sizeof(float) : sizeof(uint16_t);
+    d->k = (simdattn_tensor){set, 2 * kn, w->nk * w->d, w->d};
+    d->v = (simdattn_tensor){set + kn * es, 2 * kn, w->nk * w->d, w->d};
     d->o = c->o;
     d->o_stride_batch = qn;
     d->o_stride_head = w->nq * w->d;
@@ -112,9 +156,10 @@ static void *fwd_setup(const void *arg) {
 static const char *fwd_run(void *ctx) {
     fwd_ctx *c = ctx;
     if (c->copies > 1) {
-        const float *set = c->kv + c->next * c->kv_floats;
+        const char *set = kv_set(c, c->next);
+        size_t es = c->kv16 ? sizeof(uint16_t) : sizeof(float);
         c->desc.k.data = set;
-        c->desc.v.data = set + c->kv_floats / 2;
+        c->desc.v.data = set + c->kv_floats / 2 * es;
         c->next = (c->next + 1) % c->copies;
     }
     simdattn_status st = simdattn_forward(&c->desc);
@@ -125,13 +170,14 @@ static const char *fwd_run(void *ctx) {
 static fwd_arg args[SIMDATTN_ISA_COUNT * 32];
 static size_t nargs;
 
-static void add(simdattn_isa isa, workload w) {
+static void add_kv(simdattn_isa isa, workload w, simdattn_dtype kv_dtype) {
     if (nargs == sizeof args / sizeof args[0])
         return;
     fwd_arg *a = &args[nargs++];
     a->w = w;
     a->isa = isa;
     a->copies = 1;
+    a->kv = kv_dtype;
     double flops = 4.0 * w.q_heads * w.nq * w.nk * w.d;
     if (w.flags & SIMDATTN_CAUSAL)
         flops /= 2;
@@ -176,6 +222,8 @@ static void add(simdattn_isa isa, workload w) {
     });
 }
 
+static void add(simdattn_isa isa, workload w) { add_kv(isa, w, SIMDATTN_F32); }
+
 void sab_register_forward(void) {
     simdattn_isa isas[SIMDATTN_ISA_COUNT];
     int n = sab_isas(isas);
@@ -183,6 +231,8 @@ void sab_register_forward(void) {
         for (size_t k = 0; k < sizeof named / sizeof named[0]; k++)
             if (isas[i] != SIMDATTN_ISA_SCALAR || !(named[k].flags & SIMDATTN_FAST_EXP))
                 add(isas[i], named[k]);
+        add_kv(isas[i], p128_f16, SIMDATTN_F16);
+        add_kv(isas[i], p128_bf16, SIMDATTN_BF16);
         for (size_t k = 0; k < sizeof dim_sweep / sizeof dim_sweep[0]; k++)
             add(isas[i], (workload){NULL, 1, 1, DIM_SWEEP_N, DIM_SWEEP_N,
                                     dim_sweep[k], 0, 0});

@@ -4,7 +4,8 @@
  *     O = softmax(scale · Q·Kᵀ + mask) · V        per batch entry and head
  *
  * The whole public API is this header.  Everything works on caller-owned
- * fp32 buffers with explicit strides (counted in elements, not bytes).
+ * fp32 buffers with explicit strides (counted in elements, not bytes); the
+ * fused forward also reads K and V as fp16 or bf16 (a 16-bit KV cache).
  *
  * Three stage kernels, each usable on its own (simdattn_qk, simdattn_softmax,
  * simdattn_softmax_online, simdattn_pv), and a fused single-pass forward
@@ -48,6 +49,19 @@
  *               δ_j also counting the Q·Kᵀ error |scale|·γ_d·Σ_k|q_k·k_jk|,
  *               ε = max η + γ_n + 4u·B + u·(m − min x) + γ_(n+2B) + 2u
  *               (normaliser, block rescales, P·V, 1/l and the multiply).
+ *      16-bit KV (kv_dtype F16 or BF16): widening is exact, so the forward
+ *               returns the bits of the same call on an fp32 cache holding
+ *               the widened values, and the bound above holds for them.
+ *               Against the fp32 K and V before their rounding to nearest
+ *               (relative ρ = 2^-11 fp16, 2^-8 bf16; absolute a = half
+ *               the smallest subnormal, 2^-25 fp16, 2^-134 bf16; no
+ *               overflow: |x| ≤ 65504 for fp16): δ_j gains the logit
+ *               shift |scale|·Σ_k|q_k|·(ρ|k_jk| + a) (Σ|q_k·k_jk| in γ_d's
+ *               term taken at (1+ρ)|k| + a), and
+ *               |O − O*| ≤ Σ_j w_j·[((1+ρ)|v_j| + a)(η_j + ε) + ρ|v_j| + a].
+ *               Measured on tests/accuracy's cases: ≤ 0.22 of that bound;
+ *               2-norm relative error 2e-4 (fp16) and 1.5e-3 (bf16) for
+ *               K, V in [−1, 1] (all of it, for fp16, when |v| < 2^-25).
  *    The tests check every bound element by element; README "Numerics"
  *    has the measured errors, and tests/accuracy gates them.
  *  - Masking: an additive mask value of -INFINITY removes a key, as do
@@ -86,6 +100,7 @@
 #define SIMDATTN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -142,6 +157,20 @@ SIMDATTN_API int simdattn_isa_supported(simdattn_isa isa);
 SIMDATTN_API const char *simdattn_isa_name(simdattn_isa isa);
 /* Parse a name as above into *isa.  INVALID_ARGUMENT for unknown names. */
 SIMDATTN_API simdattn_status simdattn_isa_parse(const char *name, simdattn_isa *isa);
+
+/* ------------------------------------------------------------------ */
+/* KV cache element types                                              */
+/* ------------------------------------------------------------------ */
+/* Element type of the K and V tensors (the KV cache).  Q, O and the mask
+ * are always fp32, and so is all arithmetic: F16 (IEEE binary16) and BF16
+ * (bfloat16) elements are uint16_t bit patterns, widened exactly to fp32
+ * as they are read (simdattn_widen); strides still count elements. */
+typedef enum simdattn_dtype {
+    SIMDATTN_F32 = 0,
+    SIMDATTN_F16 = 1,
+    SIMDATTN_BF16 = 2,
+    SIMDATTN_DTYPE_COUNT = 3
+} simdattn_dtype;
 
 /* ------------------------------------------------------------------ */
 /* Flags                                                               */
@@ -241,6 +270,14 @@ typedef struct simdattn_kernels {
      * (tanh becomes SLEEF's deterministic finz variant). */
     void (*softcap)(size_t m, size_t n, float scale, float cap, float *s,
                     size_t lds, unsigned flags);
+
+    /* dst[i] = src[i] widened to fp32 (i < n), dtype SIMDATTN_F16 or
+     * SIMDATTN_BF16: exact, the same bits in every ISA (F16C/AVX-512
+     * vcvtph2ps, NEON fcvtl, a 16-bit shift for BF16); a signalling F16
+     * NaN comes out quiet with its payload, a BF16 one unchanged.  src and
+     * dst must not overlap. */
+    void (*widen)(simdattn_dtype dtype, size_t n, const uint16_t *src,
+                  float *dst);
 } simdattn_kernels;
 
 /* Table of `isa` (AUTO: the active one), or NULL if it is not supported. */
@@ -324,6 +361,16 @@ SIMDATTN_API simdattn_status simdattn_softcap(simdattn_isa isa, size_t m,
                                               float cap, float *s,
                                               size_t lds, unsigned flags);
 
+/* Widen n 16-bit KV elements (dtype SIMDATTN_F16 or SIMDATTN_BF16) to
+ * fp32, exactly (see simdattn_kernels.widen): for engines that convert
+ * their own cache rows.  INVALID_ARGUMENT also for dtype SIMDATTN_F32 or
+ * not a simdattn_dtype value, and for src's n elements overlapping dst's
+ * n floats; SIZE_OVERFLOW when dst's bytes do not fit in size_t or run
+ * past the end of the address space. */
+SIMDATTN_API simdattn_status simdattn_widen(simdattn_isa isa,
+                                            simdattn_dtype dtype, size_t n,
+                                            const uint16_t *src, float *dst);
+
 /* ------------------------------------------------------------------ */
 /* Fused forward                                                       */
 /* ------------------------------------------------------------------ */
@@ -334,17 +381,6 @@ typedef struct simdattn_tensor {
     const void *data; /* float elements; for K and V, kv_dtype's type */
     size_t stride_batch, stride_head, stride_seq;
 } simdattn_tensor;
-
-/* Element type of the K and V tensors (the KV cache).  Q, O and the mask
- * are always fp32, and so is all arithmetic: F16 (IEEE binary16) and BF16
- * (bfloat16) elements are uint16_t bit patterns, widened exactly to fp32
- * as they are read; strides still count elements. */
-typedef enum simdattn_dtype {
-    SIMDATTN_F32 = 0,
-    SIMDATTN_F16 = 1,
-    SIMDATTN_BF16 = 2,
-    SIMDATTN_DTYPE_COUNT = 3
-} simdattn_dtype;
 
 typedef struct simdattn_forward_desc {
     size_t batch;     /* ≥ 1 */
@@ -433,7 +469,11 @@ typedef struct simdattn_forward_desc {
  * can see once and computes every query head of that KV head's group
  * (GQA/MQA) for those rows.  Items write disjoint output rows and never
  * share a reduction, so the result is the same bits for every order of
- * execution and every thread count.
+ * execution and every thread count.  With a 16-bit kv_dtype, an item
+ * widens the keys it packs, and their V rows once into its workspace,
+ * which grows by kv_len·d_v floats (plus one K panel): the fp32 kernels
+ * then run unchanged (forward/<isa>/P128-f16 and -bf16 run at 1.00× the
+ * time of fp32 P128 with AVX-512 on Zen 4, 0.95× with AVX2).
  */
 
 /*
@@ -444,6 +484,7 @@ typedef struct simdattn_forward_desc {
  *                     entry > kv_len; flag bits other than SIMDATTN_CAUSAL |
  *                     SIMDATTN_DETERMINISTIC | SIMDATTN_FAST_EXP, or both
  *                     of the last two; isa not a simdattn_isa value;
+ *                     kv_dtype not a simdattn_dtype value;
  *                     q.stride_seq < head_dim (when q_len > 1),
  *                     k.stride_seq < head_dim or v.stride_seq < d_v (when
  *                     kv_len > 1), a mask
@@ -457,7 +498,8 @@ typedef struct simdattn_forward_desc {
  *                     first element to one past the last), or that of
  *                     the key mask or kv_lens.
  *   SIZE_OVERFLOW     the extent of a tensor (Σ (count−1)·stride + row, in
- *                     bytes) or of the workspace overflows size_t or runs
+ *                     bytes: 2 per K and V element with a 16-bit
+ *                     kv_dtype) or of the workspace overflows size_t or runs
  *                     past the end of the address space.
  *   OUT_OF_MEMORY     the workspace (one item's workspace per thread) could
  *                     not be allocated.

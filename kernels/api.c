@@ -234,3 +234,23 @@ simdattn_status simdattn_softcap(simdattn_isa isa, size_t m, size_t n,
     t->softcap(m, n, scale, cap, s, lds, flags);
     return SIMDATTN_OK;
 }
+
+simdattn_status simdattn_widen(simdattn_isa isa, simdattn_dtype dtype,
+                               size_t n, const uint16_t *src, float *dst) {
+    simdattn_status st;
+    int ovf = 0;
+    const simdattn_kernels *t = sa_table(isa, &st);
+    if (!t)
+        return st;
+    if (n == 0 || !src || !dst ||
+        (dtype != SIMDATTN_F16 && dtype != SIMDATTN_BF16))
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    sa_span ss = sa_span_bytes(src, sa_mul(n, sizeof(uint16_t), &ovf), &ovf);
+    sa_span sd = sa_span_of(dst, n, &ovf);
+    if (ovf)
+        return SIMDATTN_ERR_SIZE_OVERFLOW;
+    if (sa_spans_overlap(ss, sd))
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    t->widen(dtype, n, src, dst);
+    return SIMDATTN_OK;
+}

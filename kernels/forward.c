@@ -31,7 +31,10 @@
  * An item
  *   packs the keys of K[b,g] its rows can see (kernels->qk_nr-wide panels)
  *   once — reused by every tile of the chunk and every query head h of
- *   the GQA group;
+ *   the GQA group; with an fp16/bf16 cache (desc->kv_dtype) it widens
+ *   each panel's keys first (kernels->widen) and those keys' V rows once
+ *   into its workspace, so the fp32 kernels below run unchanged, and,
+ *   widening being exact, give the bits of an fp32 cache of those values;
  *   for each tile of MB rows, each query head h of the group:
  *     for each block of NB keys the tile can see:
  *       S  = Q_tile · K_blockᵀ          (kernels->qk)
@@ -169,6 +172,9 @@ typedef struct plan {
     unsigned xflags;    /* SA_EXP_FLAGS bits for the softmax/softcap kernels */
     size_t ldacc;       /* row stride of Õ: d_v rounded up to whole lines */
     size_t kp_floats, s_floats, acc_floats, row_floats, ws_floats;
+    size_t tile_floats;           /* S, Õ and the three row vectors */
+    size_t kbuf_floats, vw_floats; /* 16-bit K/V only: one K panel widened,
+                                      and V widened (0 for fp32) */
     sa_span in[6], out; /* q, k, v, mask, key_mask, kv_lens; o */
 } plan;
 
@@ -186,8 +192,6 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl,
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     if ((unsigned)d->kv_dtype >= SIMDATTN_DTYPE_COUNT)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    if (d->kv_dtype != SIMDATTN_F32) /* not implemented yet */
-        return SIMDATTN_ERR_UNSUPPORTED_ISA;
     if (!isfinite(d->scale) || d->scale < 0.0f || !isfinite(d->softcap) ||
         d->softcap < 0.0f)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
@@ -292,8 +296,22 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl,
     pl->s_floats = whole_lines(MB * NB, &ovf);
     pl->acc_floats = sa_mul(MB, pl->ldacc, &ovf);
     pl->row_floats = whole_lines(MB, &ovf);
-    pl->ws_floats = sa_add(sa_add(pl->kp_floats, pl->s_floats, &ovf),
-                           sa_add(pl->acc_floats, 3 * pl->row_floats, &ovf),
+    pl->tile_floats = sa_add(sa_add(pl->s_floats, pl->acc_floats, &ovf),
+                             3 * pl->row_floats, &ovf);
+    /* A 16-bit KV cache is widened as the item reads it (widening is
+     * exact, so the fp32 kernels then give the bits of an fp32 cache
+     * holding the same values): K one panel of qk_nr keys at a time into
+     * kbuf, then packed from there; V once per item, the rows [k0, k1) its
+     * tiles read, d_v floats apart, so every tile and every query head of
+     * the group reuses it.  Both are sized for the most an item reads: a
+     * panel of head_dim floats per key, and all kv_len keys. */
+    pl->kbuf_floats = pl->vw_floats = 0;
+    if (d->kv_dtype != SIMDATTN_F32) {
+        pl->kbuf_floats = whole_lines(sa_mul(t->qk_nr, dk, &ovf), &ovf);
+        pl->vw_floats = whole_lines(sa_mul(nk, dv, &ovf), &ovf);
+    }
+    pl->ws_floats = sa_add(sa_add(pl->kp_floats, pl->tile_floats, &ovf),
+                           sa_add(pl->kbuf_floats, pl->vw_floats, &ovf),
                            &ovf);
     sa_mul(pl->ws_floats, sizeof(float), &ovf);
     if (ovf)
@@ -374,9 +392,11 @@ static rows_keys keys_of_rows(const plan *pl, size_t len, size_t q0,
 }
 
 /* One tile: rows q0 … q0+mb−1 of every query head of KV head g's group
- * in entry b, on keys packed from key k0 (a multiple of NB) in kp. */
+ * in entry b, on keys packed from key k0 (a multiple of KEY_ALIGN) in kp,
+ * and V rows from key k0 on at v (ld ldv). */
 static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
-                     size_t mb, const float *kp, size_t k0, float *ws) {
+                     size_t mb, const float *kp, size_t k0, const float *v,
+                     size_t ldv, float *ws) {
     const simdattn_forward_desc *d = pl->d;
     const simdattn_kernels *t = pl->t;
     const size_t dk = pl->dk, dv = pl->dv, h0 = g * pl->group;
@@ -393,7 +413,6 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
     float *alpha = row_sum + pl->row_floats;
     const size_t j_first = (size_t)rk.ulo / KEY_ALIGN * KEY_ALIGN;
     const size_t j_end = (size_t)rk.uhi;
-    const float *vh = (const float *)d->v.data + b * d->v.stride_batch + g * d->v.stride_head;
     const float sm_scale = pl->cap > 0.0f ? 1.0f : pl->scale;
 
     for (size_t h = h0; h < h0 + pl->group; h++) {
@@ -435,8 +454,8 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
             t->softmax_online(mb, nb, sm_scale, mh ? mh + j0 : NULL,
                               d->mask.stride_seq, s, NB, row_max, row_sum,
                               alpha, pl->xflags);
-            t->pv(mb, nb, dv, s, NB, vh + j0 * d->v.stride_seq,
-                  d->v.stride_seq, alpha, acc, pl->ldacc);
+            t->pv(mb, nb, dv, s, NB, v + (j0 - k0) * ldv, ldv, alpha, acc,
+                  pl->ldacc);
         }
         for (size_t i = 0; i < mb; i++) {
             float l = row_sum[i];
@@ -451,6 +470,25 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
                 orow[c] = acc[i * pl->ldacc + c] * inv;
         }
     }
+}
+
+/* n keys of a 16-bit cache from k (row stride k.stride_seq) packed into
+ * kp through kbuf, one panel of qk_nr widened rows at a time, and their V
+ * rows widened into vw (ld d_v). */
+static void widen_item(const plan *pl, const uint16_t *k, const uint16_t *v,
+                       size_t n, float *kp, float *kbuf, float *vw) {
+    const simdattn_forward_desc *d = pl->d;
+    const simdattn_kernels *t = pl->t;
+    const size_t nr = t->qk_nr, dk = pl->dk, dv = pl->dv;
+    for (size_t j0 = 0; j0 < n; j0 += nr) {
+        size_t w = n - j0 < nr ? n - j0 : nr;
+        for (size_t j = 0; j < w; j++)
+            t->widen(d->kv_dtype, dk, k + (j0 + j) * d->k.stride_seq,
+                     kbuf + j * dk);
+        sa_pack_k(nr, w, dk, kbuf, dk, kp + j0 * dk);
+    }
+    for (size_t j = 0; j < n; j++)
+        t->widen(d->kv_dtype, dv, v + j * d->v.stride_seq, vw + j * dv);
 }
 
 /* Work item `index` (see the header comment) on workspace ws: packs the
@@ -474,12 +512,28 @@ static void run_item(const plan *pl, size_t index, float *ws) {
     }
     const size_t k0 = (size_t)rk.ulo / KEY_ALIGN * KEY_ALIGN;
     const size_t k1 = (size_t)rk.uhi;
-    const float *kh = (const float *)d->k.data + b * d->k.stride_batch + g * d->k.stride_head;
-    sa_pack_k(pl->t->qk_nr, k1 - k0, pl->dk, kh + k0 * d->k.stride_seq,
-              d->k.stride_seq, ws);
+    float *tile_ws = ws + pl->kp_floats;
+    const size_t koff = b * d->k.stride_batch + g * d->k.stride_head +
+                      k0 * d->k.stride_seq;
+    const size_t voff = b * d->v.stride_batch + g * d->v.stride_head +
+                      k0 * d->v.stride_seq;
+    const float *v;
+    size_t ldv;
+    if (d->kv_dtype == SIMDATTN_F32) {
+        sa_pack_k(pl->t->qk_nr, k1 - k0, pl->dk,
+                  (const float *)d->k.data + koff, d->k.stride_seq, ws);
+        v = (const float *)d->v.data + voff;
+        ldv = d->v.stride_seq;
+    } else {
+        float *kbuf = tile_ws + pl->tile_floats, *vw = kbuf + pl->kbuf_floats;
+        widen_item(pl, (const uint16_t *)d->k.data + koff,
+                   (const uint16_t *)d->v.data + voff, k1 - k0, ws, kbuf, vw);
+        v = vw;
+        ldv = pl->dv;
+    }
     for (size_t q0 = r0; q0 < r1; q0 += MB)
-        run_tile(pl, b, g, q0, r1 - q0 < MB ? r1 - q0 : MB, ws, k0,
-                 ws + pl->kp_floats);
+        run_tile(pl, b, g, q0, r1 - q0 < MB ? r1 - q0 : MB, ws, k0, v, ldv,
+                 tile_ws);
 }
 
 simdattn_status simdattn_forward_tasks(const simdattn_forward_desc *d,

@@ -51,6 +51,8 @@ static inline int sa_exp_flags_valid(unsigned flags) {
  * declaration for each set that implements it. */
 typedef void sa_softcap_fn(size_t m, size_t n, float scale, float cap,
                            float *s, size_t lds, unsigned flags);
+typedef void sa_widen_fn(simdattn_dtype dtype, size_t n, const uint16_t *src,
+                         float *dst);
 #define SA_EXTRA(ENUM, tok, op) sa_##op##_fn sa_##op##_##tok;
 #include "extra.inc"
 #undef SA_EXTRA

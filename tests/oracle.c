@@ -40,6 +40,24 @@
  * This is the first-order bound; the second-order terms (products of two
  * u-sized terms, < 1e-13 relative here) are covered by taking expm1 of the
  * argument error instead of the error itself.
+ *
+ * K and V rounded to fp16/bf16 (oracle_attention_kv: ρ = kv_u, a = kv_abs).  The
+ * forward computes exactly the fp32 forward of the rounded values k̃, ṽ
+ * (widening is exact), while o here is the exact result of the unrounded
+ * k, v; each element obeys |k̃ − k| ≤ ρ|k| + a (round to nearest: ρ the
+ * unit roundoff, 2^-11 for fp16, 2^-8 for bf16; a half the spacing of the
+ * type's subnormals, 2^-25 fp16, 2^-134 bf16; no overflow: |x| ≤ 65504
+ * for fp16).  Then
+ *   - the logit moves by |scale·q·(k̃_j − k_j)| ≤ scale·Σ_k|q_k|(ρ|k_jk| + a),
+ *     added to δ_j: it enters e^(x_j − m) exactly as a rounding of the
+ *     logit does (own term in η_j, the normaliser's worst in ε); soft-
+ *     capping passes it through unchanged (tanh' ≤ 1), the mask does not
+ *     touch it; the Q·Kᵀ term γ_d·Σ|q_k k̃_jk| takes |k̃| ≤ (1+ρ)|k| + a;
+ *   - ŵ_j ṽ_j − w_j v_j = (ŵ_j − w_j)·ṽ_j + w_j·(ṽ_j − v_j): the weight
+ *     error (η_j + ε as above) times |ṽ_jc| ≤ (1+ρ)|v_jc| + a, plus
+ *     w_j·(ρ|v_jc| + a).
+ * So bound_c = Σ_j w_j [((1+ρ)|v_jc| + a)(η_j + ε) + ρ|v_jc| + a] + the
+ * subnormal slack with |ṽ|, every η_j, ε from δ_j including the K term.
  */
 #include "oracle.h"
 
@@ -72,6 +90,11 @@ static int visible(const oracle_head *h, size_t i, size_t j) {
 }
 
 void oracle_attention(const oracle_head *h, double *o, double *bound) {
+    oracle_attention_kv(h, 0.0, 0.0, o, bound);
+}
+
+void oracle_attention_kv(const oracle_head *h, double kv_u, double kv_abs,
+                         double *o, double *bound) {
     const double u = U_F32;
     /* exp_ulp 0 (an initializer that leaves it out) means 1 ULP */
     const double k_exp = h->exp_ulp > 0 ? h->exp_ulp : 1.0;
@@ -88,12 +111,18 @@ void oracle_attention(const oracle_head *h, double *o, double *bound) {
                 continue;
             first = j < first ? j : first;
             last = j;
-            double as;
-            double s = oracle_dot(h->q + i * h->ldq, h->k + j * h->ldk, h->d,
-                                  &as);
+            double as, qa = 0;
+            const float *qr = h->q + i * h->ldq;
+            double s = oracle_dot(qr, h->k + j * h->ldk, h->d, &as);
+            if (kv_u > 0 || kv_abs > 0)
+                for (size_t e = 0; e < h->d; e++)
+                    qa += fabs((double)qr[e]);
             double mk = h->mask ? h->mask[i * h->ldm + j] : 0.0;
             double y = h->scale * s;
-            delta[j] = h->scale * gamma_n((double)h->d) * as + u * fabs(y);
+            /* K rounding: |q·k̃| terms and the logit's shift (above) */
+            double as_r = as * (1 + kv_u) + kv_abs * qa;
+            delta[j] = h->scale * gamma_n((double)h->d) * as_r + u * fabs(y) +
+                       h->scale * (kv_u * as + kv_abs * qa);
             if (h->softcap > 0) {
                 double cap = h->softcap, t = tanh(y / cap);
                 delta[j] += u * fabs(y) + 5 * u * cap * fabs(t) +
@@ -140,9 +169,11 @@ void oracle_attention(const oracle_head *h, double *o, double *bound) {
              * unbounded, not 0, unless its v is 0. */
             double rel = eta + eps;
             for (size_t c = 0; c < dv; c++) {
-                double av = fabs((double)vr[c]);
+                double a0 = fabs((double)vr[c]);
+                double av = a0 * (1 + kv_u) + kv_abs; /* |ṽ| (above) */
                 orow[c] += wj * vr[c];
                 brow[c] += (isinf(rel) ? (av == 0 ? 0 : INFINITY) : wj * av * rel) +
+                           wj * (kv_u * a0 + kv_abs) +
                            (k_exp + 1) * FLT_TRUE_MIN * (1.0 + av);
             }
         }

@@ -29,6 +29,12 @@ typedef struct oracle_head {
 /* o and bound: nq×dv, row-major.  A row with no visible key gets o = 0 and
  * bound = 0: the library must return exact zeros there. */
 void oracle_attention(const oracle_head *h, double *o, double *bound);
+/* The same for a forward that reads K and V rounded to a 16-bit type (an
+ * fp16/bf16 KV cache) while h holds them in fp32 before rounding: o is
+ * the exact result of h's values, bound adds the rounding, each element
+ * within kv_u·|x| + kv_abs of x (derivation in oracle.c). */
+void oracle_attention_kv(const oracle_head *h, double kv_u, double kv_abs,
+                         double *o, double *bound);
 
 /* Q·Kᵀ of one pair of rows, with Σ|q_k·k_k| for the bound. */
 double oracle_dot(const float *a, const float *b, size_t n, double *abs_sum);

@@ -46,6 +46,7 @@ START_TEST(isa_queries) {
         if (t && i != SIMDATTN_ISA_AUTO) {
             ck_assert_int_eq(t->isa, i);
             ck_assert(t->qk && t->softmax && t->softmax_online && t->pv && t->qk_nr > 0);
+            ck_assert(t->softcap && t->widen);
         }
     }
     simdattn_isa x;
@@ -236,6 +237,39 @@ START_TEST(pv_arguments) {
 }
 END_TEST
 
+/* simdattn_widen: a valid call, then each invalid argument. */
+START_TEST(widen_arguments) {
+    static uint16_t h[16];
+    for (int i = 0; i < 16; i++)
+        h[i] = (uint16_t)(0x3c00 + i); /* fp16 1 + i·2^-10 */
+    poison();
+    ck_assert_int_eq(simdattn_widen(ISA, SIMDATTN_F16, 16, h, out), SIMDATTN_OK);
+    ck_assert(out[0] == 1.0f && out[15] == 1.0f + 15 * 0x1p-10f && is_canary(out[16]));
+    EXPECT(simdattn_widen(ISA, SIMDATTN_F16, 16, NULL, out), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_widen(ISA, SIMDATTN_F16, 16, h, NULL), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_widen(ISA, SIMDATTN_BF16, 0, h, out), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_widen(ISA, SIMDATTN_F32, 16, h, out), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_widen(ISA, SIMDATTN_DTYPE_COUNT, 16, h, out), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_widen(ISA, (simdattn_dtype)-1, 16, h, out), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_widen((simdattn_isa)9, SIMDATTN_F16, 16, h, out), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_widen(OTHER_ISA, SIMDATTN_F16, 16, h, out), SIMDATTN_ERR_UNSUPPORTED_ISA);
+    /* src and dst overlapping: in place, src's last element on dst's
+     * first, dst's last float on src's first element */
+    const uint16_t *in_out = (const uint16_t *)(const void *)(out + 16);
+    EXPECT(simdattn_widen(ISA, SIMDATTN_F16, 16, in_out, out + 16), SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_widen(ISA, SIMDATTN_F16, 16, in_out - 15, out + 16),
+           SIMDATTN_ERR_INVALID_ARGUMENT);
+    EXPECT(simdattn_widen(ISA, SIMDATTN_BF16, 16, in_out, out + 1), SIMDATTN_ERR_INVALID_ARGUMENT);
+    /* just apart: accepted */
+    poison();
+    ck_assert_int_eq(simdattn_widen(ISA, SIMDATTN_F16, 16, in_out - 16, out + 16), SIMDATTN_OK);
+    ck_assert_int_eq(simdattn_widen(ISA, SIMDATTN_BF16, 16, in_out, out), SIMDATTN_OK);
+    /* dst's bytes overflowing size_t, or running past the address space */
+    EXPECT(simdattn_widen(ISA, SIMDATTN_F16, big, h, out), SIMDATTN_ERR_SIZE_OVERFLOW);
+    EXPECT(simdattn_widen(ISA, SIMDATTN_F16, wrap, h, out), SIMDATTN_ERR_SIZE_OVERFLOW);
+}
+END_TEST
+
 START_TEST(pack_arguments) {
     static float k[64];
     const simdattn_kernels *t = simdattn_kernels_get(ISA);
@@ -380,6 +414,47 @@ START_TEST(forward_arguments) {
          b.q.data = far(out, 60), b.k.data = far(out, 61), b.v.data = far(out, 62)),
         SIMDATTN_ERR_SIZE_OVERFLOW);
     BAD(b.isa = OTHER_ISA, SIMDATTN_ERR_UNSUPPORTED_ISA);
+    /* the KV element type */
+    BAD(b.kv_dtype = SIMDATTN_DTYPE_COUNT, SIMDATTN_ERR_INVALID_ARGUMENT);
+    BAD(b.kv_dtype = (simdattn_dtype)-1, SIMDATTN_ERR_INVALID_ARGUMENT);
+    BAD((b.kv_dtype = SIMDATTN_F16, b.k.data = NULL), SIMDATTN_ERR_INVALID_ARGUMENT);
+    BAD((b.kv_dtype = SIMDATTN_BF16, b.v.data = NULL), SIMDATTN_ERR_INVALID_ARGUMENT);
+    BAD((b.kv_dtype = SIMDATTN_F16, b.v.stride_seq = 3), SIMDATTN_ERR_INVALID_ARGUMENT);
+    /* K and V extents count 2-byte elements with a 16-bit cache: 16
+     * halves (32 bytes) ending where O starts do not overlap it, one half
+     * further does, and so do 16 floats at the same place */
+    const char *o8 = (const char *)(out + 8);
+    {
+        simdattn_forward_desc b = valid_desc(q, k, v);
+        b.isa = ISA;
+        b.o = out + 8;
+        b.kv_dtype = SIMDATTN_F16;
+        b.k.data = o8 - 32;
+        poison();
+        ck_assert_int_eq(simdattn_forward(&b), SIMDATTN_OK);
+        b.kv_dtype = SIMDATTN_BF16;
+        b.k.data = k;
+        b.v.data = o8 - 32;
+        ck_assert_int_eq(simdattn_forward(&b), SIMDATTN_OK);
+    }
+    BAD((b.o = out + 8, b.kv_dtype = SIMDATTN_F16, b.k.data = o8 - 30), SIMDATTN_ERR_INVALID_ARGUMENT);
+    BAD((b.o = out + 8, b.kv_dtype = SIMDATTN_BF16, b.v.data = o8 - 30),
+        SIMDATTN_ERR_INVALID_ARGUMENT);
+    BAD((b.o = out + 8, b.k.data = o8 - 32), SIMDATTN_ERR_INVALID_ARGUMENT);
+    /* an extent of 2^63 + 10 bytes in halves fits (validation only, no
+     * item runs); in floats it overflows size_t */
+    {
+        simdattn_forward_desc b = valid_desc(q, k, v);
+        size_t count, bytes;
+        b.isa = ISA;
+        b.kv_len = 2;
+        b.k.stride_seq = SIZE_MAX / 4 + 1;
+        b.k.data = far(out, 62);
+        b.kv_dtype = SIMDATTN_F16;
+        ck_assert_int_eq(simdattn_forward_tasks(&b, &count, &bytes), SIMDATTN_OK);
+        b.kv_dtype = SIMDATTN_F32;
+        ck_assert_int_eq(simdattn_forward_tasks(&b, &count, &bytes), SIMDATTN_ERR_SIZE_OVERFLOW);
+    }
 #undef BAD
 }
 END_TEST
@@ -412,6 +487,7 @@ int main(void) {
         {isa_queries, LOOP_ONCE, 0},         {qk_arguments, LOOP_ISAS, 0},
         {softmax_arguments, LOOP_ISAS, 0},   {online_arguments, LOOP_ISAS, 0},
         {pv_arguments, LOOP_ISAS, 0},        {pack_arguments, LOOP_ISAS, 0},
+        {widen_arguments, LOOP_ISAS, 0},
         {out_of_memory, LOOP_ISAS, 0},       {forward_arguments, LOOP_ISAS, 0},
         {forward_edge_layouts, LOOP_ISAS, 0},
     };

@@ -286,6 +286,86 @@ START_TEST(guard_block_edges) {
 }
 END_TEST
 
+/* n 16-bit elements (an fp16/bf16 KV cache) placed like guard_new's
+ * floats: ending exactly at, or starting right after, a PROT_NONE page;
+ * values: a finite fp16/bf16 of magnitude < 1 (any sign, every
+ * exponent down to subnormal fp16), or NaN in the gaps (never read). */
+typedef struct guarded16 {
+    char *map;
+    size_t len;
+    uint16_t *p;
+} guarded16;
+
+static guarded16 guard_kv16(rng *r, size_t rows, size_t cols, size_t ld, int where) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t n = (rows - 1) * ld + cols, bytes = n * sizeof(uint16_t);
+    size_t body = (bytes + page - 1) / page * page;
+    guarded16 g = {0};
+    g.len = body + 2 * page;
+    g.map = mmap(NULL, g.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(g.map != MAP_FAILED);
+    ck_assert(mprotect(g.map, page, PROT_NONE) == 0);
+    ck_assert(mprotect(g.map + page + body, page, PROT_NONE) == 0);
+    g.p = (uint16_t *)(void *)(where == AT_START ? g.map + page : g.map + page + body - bytes);
+    for (size_t i = 0; i < n; i++) /* sign, exponent 0…14 (fp16 < 1; as bf16 tiny) */
+        g.p[i] = i % ld < cols ? (uint16_t)((uint16_t)(rng_uniform(r) * 65536) & 0xbbffu)
+                               : (uint16_t)0x7e00u;
+    return g;
+}
+
+/* The fused forward on fp16 and bf16 K/V in guarded mappings, through
+ * simdattn_forward and through the task interface on a workspace of
+ * exactly workspace_bytes that ends at (or starts after) a guard page:
+ * the K panel buffer and the widened V (kernels/forward.c) must fit in
+ * what the task interface asks for.  d_v ≠ d, strides larger than rows,
+ * causal or not, GQA. */
+START_TEST(guard_forward_kv16) {
+    static const size_t NQ[] = {1, 5, 43}, NK[] = {1, 7, 33, 257};
+    static const size_t FD[] = {1, 3, 17, 33};
+    rng r = rng_seed(904);
+    size_t c = 0;
+    for (int where = AT_END; where <= AT_START; where++)
+        for (size_t a = 0; a < N_OF(NQ); a++)
+            for (size_t b = 0; b < N_OF(NK); b++)
+                for (size_t e = 0; e < N_OF(FD); e++, c++) {
+                    size_t nq = NQ[a], nk = NK[b], d = FD[e], dv = FD[(e + c) % N_OF(FD)];
+                    size_t B = 2, hq = 2, hk = 1 + c % 2;
+                    size_t qs = d + pad_of(c), ks = d + pad_of(c + 1), vs = dv + pad_of(c + 2);
+                    simdattn_forward_desc f = {0};
+                    f.batch = B; f.q_heads = hq; f.kv_heads = hk;
+                    f.q_len = nq; f.kv_len = nk; f.head_dim = d; f.head_dim_v = dv;
+                    f.flags = (c / 2) % 2 ? SIMDATTN_CAUSAL : 0;
+                    f.kv_dtype = c % 2 ? SIMDATTN_BF16 : SIMDATTN_F16;
+                    f.isa = ISA;
+                    guarded q = guard_matrix(&r, B * hq * nq, d, qs, where, -1, 1);
+                    guarded16 k = guard_kv16(&r, B * hk * nk, d, ks, where);
+                    guarded16 v = guard_kv16(&r, B * hk * nk, dv, vs, where);
+                    guarded o = guard_new((B * hq * nq - 1) * dv + dv, where);
+                    f.q = (simdattn_tensor){q.p, hq * nq * qs, nq * qs, qs};
+                    f.k = (simdattn_tensor){k.p, hk * nk * ks, nk * ks, ks};
+                    f.v = (simdattn_tensor){v.p, hk * nk * vs, nk * vs, vs};
+                    f.o = o.p;
+                    f.o_stride_batch = hq * nq * dv; f.o_stride_head = nq * dv; f.o_stride_seq = dv;
+                    fill_canary(&o);
+                    ck_assert_int_eq(simdattn_forward(&f), SIMDATTN_OK);
+                    ck_assert_msg(window_written(&o, dv, dv), "%s forward kv16 nq=%zu nk=%zu d=%zu",
+                                  simdattn_isa_name(ISA), nq, nk, d);
+                    size_t count, bytes;
+                    ck_assert_int_eq(simdattn_forward_tasks(&f, &count, &bytes), SIMDATTN_OK);
+                    ck_assert(bytes % sizeof(float) == 0);
+                    guarded ws = guard_new(bytes / sizeof(float), where);
+                    fill_canary(&o);
+                    for (size_t i = 0; i < count; i++)
+                        ck_assert_int_eq(simdattn_forward_run_task(&f, i, ws.p), SIMDATTN_OK);
+                    ck_assert_msg(window_written(&o, dv, dv), "%s tasks kv16 nq=%zu nk=%zu d=%zu",
+                                  simdattn_isa_name(ISA), nq, nk, d);
+                    guard_free(&q); guard_free(&o); guard_free(&ws);
+                    ck_assert(munmap(k.map, k.len) == 0);
+                    ck_assert(munmap(v.map, v.len) == 0);
+                }
+}
+END_TEST
+
 /* The harness itself: touching one float past either end must fault (a
  * harness whose guards do not fire proves nothing).  Runs only in fork
  * mode, where Check turns the signal into the expected outcome. */
@@ -300,7 +380,7 @@ int main(void) {
     const suite_test tests[] = {
         {guard_qk, LOOP_ISAS, 0},      {guard_softmax, LOOP_ISAS, 0},
         {guard_pv, LOOP_ISAS, 0},      {guard_forward, LOOP_ISAS, 0},
-        {guard_block_edges, LOOP_ISAS, 0},
+        {guard_block_edges, LOOP_ISAS, 0}, {guard_forward_kv16, LOOP_ISAS, 0},
         {guard_fires, 2, SIGSEGV}, /* last: fork mode only */
     };
     const char *fork = getenv("CK_FORK");

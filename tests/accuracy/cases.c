@@ -552,6 +552,54 @@ static void run_forward(simdattn_isa isa, record_list *out) {
                 meter_add(&me, o[i], want[i], bound[i]);
             emit(out, isa, "forward", MODES[md].name, fc->name, shape, &me);
         }
+        /* The same with K and V rounded to an fp16 or bf16 cache, against
+         * the exact result of the unrounded K and V: the bound adds their
+         * rounding (oracle_attention_kv; relative 2^-11 / 2^-8, absolute
+         * half the type's smallest subnormal, 2^-25 / 2^-134). */
+        uint16_t *k16 = malloc(nk * d * sizeof(uint16_t));
+        uint16_t *v16 = malloc(nk * d * sizeof(uint16_t));
+        if (!k16 || !v16) {
+            fprintf(stderr, "simdattn-accuracy: out of memory\n");
+            exit(2);
+        }
+        for (int t = 0; t < 2; t++) {
+            const simdattn_dtype dt = t ? SIMDATTN_BF16 : SIMDATTN_F16;
+            for (size_t i = 0; i < nk * d; i++) {
+                k16[i] = t ? f32_to_bf16(k[i]) : f32_to_f16(k[i]);
+                v16[i] = t ? f32_to_bf16(v[i]) : f32_to_f16(v[i]);
+            }
+            for (size_t md = 0; md < N_OF(MODES); md++) {
+                oracle_head h = {nq, nk, d, scale, fc->causal, q, d, k, d, v, d,
+                                 mask, nk, KV_BLOCK, 0, 0.0f, 0, NULL,
+                                 MODES[md].exp_ulp};
+                oracle_attention_kv(&h, t ? 0x1p-8 : 0x1p-11, t ? 0x1p-134 : 0x1p-25,
+                                    want, bound);
+                simdattn_forward_desc desc = {0};
+                desc.batch = desc.q_heads = desc.kv_heads = 1;
+                desc.q_len = nq;
+                desc.kv_len = nk;
+                desc.head_dim = d;
+                desc.scale = fc->scale;
+                desc.flags = (fc->causal ? SIMDATTN_CAUSAL : 0) | MODES[md].flags;
+                desc.q = (simdattn_tensor){q, nq * d, nq * d, d};
+                desc.k = (simdattn_tensor){k16, nk * d, nk * d, d};
+                desc.v = (simdattn_tensor){v16, nk * d, nk * d, d};
+                desc.kv_dtype = dt;
+                desc.o = o;
+                desc.o_stride_batch = desc.o_stride_head = nq * d;
+                desc.o_stride_seq = d;
+                if (mask)
+                    desc.mask = (simdattn_tensor){mask, nq * nk, nq * nk, nk};
+                desc.isa = isa;
+                check(simdattn_forward(&desc), "forward", isa);
+                meter me = {0};
+                for (size_t i = 0; i < nq * d; i++)
+                    meter_add(&me, o[i], want[i], bound[i]);
+                emit(out, isa, t ? "forward-bf16" : "forward-f16", MODES[md].name,
+                     fc->name, shape, &me);
+            }
+        }
+        free(k16); free(v16);
         free(q); free(k); free(v); free(o); free(mask); free(want); free(bound);
     }
 }
