@@ -77,20 +77,33 @@ def scaling(ctx, grid):
         for isa in isas:
             e, e1 = grid[key].get(isa), one.get(isa)
             if not e or not e1 or "real_time" not in e or "real_time" not in e1:
-                line += " | " + " " * 23
+                line += " | " + " " * 30
                 continue
             speedup = seconds(e1, "real_time") / seconds(e, "real_time")
-            line += f" | {speedup:6.2f} {speedup / n:5.2f} {fmt(e.get('cpu_util'), '9.2f')}"
+            cpu, cpu1 = process_cpu(e), process_cpu(e1)
+            work = cpu1 / cpu if cpu and cpu1 else None
+            line += (f" | {speedup:6.2f} {speedup / n:5.2f} {fmt(work, '7.2f')}"
+                     f" {fmt(e.get('cpu_util'), '8.2f')}")
         lines.append(line)
     if not lines:
         return ""
-    head1 = " " * 22 + "".join(f" | {isa:^23}" for isa in isas)
-    head2 = f"{'threads':<22}" + " | ×1thr   eff  cpu/wall" * len(isas)
+    head1 = " " * 22 + "".join(f" | {isa:^30}" for isa in isas)
+    head2 = f"{'threads':<22}" + " | ×1thr   eff cpu-eff cpu/wall" * len(isas)
     return "\n".join(
         ["thread scaling, wall time, same run: ×1thr = time on 1 thread / time on N,",
-         "eff = ×1thr / N = GFLOP/s(tN) / (N · GFLOP/s(t1));  cpu/wall = process CPU time /",
+         "eff = ×1thr / N = GFLOP/s(tN) / (N · GFLOP/s(t1));  cpu-eff = process CPU time per",
+         "call on 1 thread / on N (1: threading added no work; time without a core is not",
+         "counted, so a busy machine changes it less);  cpu/wall = process CPU time /",
          "wall time on N threads: about N when every thread had a core throughout",
          "", head1, head2, "-" * len(head2)] + lines)
+
+
+def process_cpu(e):
+    """Process CPU seconds per call: cpu_util × wall time for a threaded
+    case; a single-threaded case's cpu_time (its only thread's)."""
+    if "cpu_util" in e and "real_time" in e:
+        return e["cpu_util"] * seconds(e, "real_time")
+    return seconds(e, "cpu_time") if "cpu_time" in e else None
 
 
 def variants(ctx, grid):
