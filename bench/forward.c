@@ -29,9 +29,9 @@
  *                            has 4–7 work items, so more threads would idle)
  * Thread counts above sab_max_threads() (the CPUs available, or
  * --sab_threads) are not registered, nor any above 1 when the library has
- * no OpenMP.  Threaded cases are timed in wall time (shim.h), and
- * bench_report.py prints their scaling efficiency against the same
- * workload on one thread.
+ * no OpenMP.  Cases on more than one thread are timed in wall time
+ * (shim.h), and bench_report.py prints their scaling efficiency against
+ * the same workload on one thread (both over wall time).
  * Flops per query head = 4·Nq·Nk·d (Q·Kᵀ and P·V); causal cases count half
  * of that, the work a causal kernel has to do ("effective" GFLOP/s), and
  * windowed ones 4·d per visible (row, key) pair.
@@ -256,7 +256,7 @@ static void add_case(simdattn_isa isa, workload w, size_t window, unsigned threa
         .flop_peak = sab_fma_peak(isa),
         .byte_peak = w.decode ? SAB_READ_BW : NULL,
         .label = label,
-        .threads = threads,
+        .threads = threads > 1 ? threads : 0, /* /t1 runs on the calling thread */
     });
 }
 

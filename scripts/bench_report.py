@@ -92,8 +92,9 @@ def scaling(ctx, grid):
     return "\n".join(
         ["thread scaling, wall time, same run: ×1thr = time on 1 thread / time on N,",
          "eff = ×1thr / N = GFLOP/s(tN) / (N · GFLOP/s(t1));  cpu-eff = process CPU time per",
-         "call on 1 thread / on N (1: threading added no work; time without a core is not",
-         "counted, so a busy machine changes it less);  cpu/wall = process CPU time /",
+         "call on 1 thread / on N (1: threading added no work, OpenMP's spin-waiting",
+         "included; time without a core is not counted, so a busy machine changes it less);",
+         "cpu/wall = process CPU time /",
          "wall time on N threads: about N when every thread had a core throughout",
          "", head1, head2, "-" * len(head2)] + lines)
 
@@ -168,8 +169,8 @@ def table(ctx, cases):
                  "peak/fma of this run.")
     lines.append("softmax counts 5 flop per logit (exp as one): its peak is a "
                  "throughput index.  Causal rows count half the flops.")
-    lines.append(".../t<n> rows ran on n threads: GFLOP/s over wall time, peak = "
-                 "n × the one-core peak.")
+    lines.append(".../t<n> rows ran on n threads: for n > 1, GFLOP/s over wall time, "
+                 "peak = n × the one-core peak.")
     for key in rows:
         if "GBps" not in next(iter(grid[key].values())):
             continue
