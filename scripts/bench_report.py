@@ -94,8 +94,8 @@ def scaling(ctx, grid):
          "eff = ×1thr / N = GFLOP/s(tN) / (N · GFLOP/s(t1));  cpu-eff = process CPU time per",
          "call on 1 thread / on N (1: threading added no work, OpenMP's spin-waiting",
          "included; time without a core is not counted, so a busy machine changes it less);",
-         "cpu/wall = process CPU time /",
-         "wall time on N threads: about N when every thread had a core throughout",
+         "cpu/wall = process CPU time / wall time on N threads: about N when every thread",
+         "had a core throughout",
          "", head1, head2, "-" * len(head2)] + lines)
 
 
