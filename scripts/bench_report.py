@@ -112,13 +112,14 @@ def variants(ctx, grid):
     ISA: both single-threaded, CPU time, same run."""
     isas = ctx.get("isas_runnable", "scalar").split()
     lines, seen = [], []
+    width = max([len(k) for k in grid] + [22])
     for key in sorted(grid, key=row_order):
         kernel, _, work = key.partition("/")
         base, dash, variant = work.partition("-")
         if not dash or "/" in work or f"{kernel}/{base}" not in grid:
             continue
         ref = grid[f"{kernel}/{base}"]
-        line = f"{key:<22}"
+        line = f"{key:<{width}}"
         for isa in isas:
             e, e0 = grid[key].get(isa), ref.get(isa)
             r = seconds(e, "cpu_time") / seconds(e0, "cpu_time") if e and e0 else None
@@ -128,7 +129,7 @@ def variants(ctx, grid):
             seen.append(variant)
     if not lines:
         return ""
-    head = f"{'variant / workload':<22}" + "".join(f" | {isa:>8}" for isa in isas)
+    head = f"{'variant / workload':<{width}}" + "".join(f" | {isa:>8}" for isa in isas)
     notes = [f"  -{v}: {VARIANT.get(v, 'variant / workload')}" for v in seen]
     return "\n".join(["time per call of each variant over its workload's (CPU time, one "
                       "thread, same run):"] + notes + ["", head, "-" * len(head)] + lines)
