@@ -56,7 +56,7 @@ double seconds_of(clockid_t clock) {
 double cpu_seconds() { return seconds_of(CLOCK_PROCESS_CPUTIME_ID); }
 double wall_seconds() { return seconds_of(CLOCK_MONOTONIC); }
 
-unsigned max_threads = 0;  // --sab_threads, else set from the affinity mask
+unsigned max_threads = 0;  // --sab_threads; 0: the CPUs of the affinity mask
 
 unsigned cpus_available() {
     cpu_set_t set;
@@ -173,8 +173,9 @@ void run_case(benchmark::State &st, const Case *k) {
     double seconds = c.threads ? wall : cpu;
     if (st.error_occurred() || seconds <= 0)
         return;
-    // Plain counters over our own reading of the clock Google Benchmark
-    // times with: its rate counters would print as "peak_frac=0.9/s".
+    // Plain counters over our own clock readings (CPU time, or wall time
+    // for threaded cases): Google Benchmark's rate counters would print as
+    // "peak_frac=0.9/s".
     const double it = static_cast<double>(st.iterations());
     if (c.threads)
         st.counters["cpu_util"] = cpu / wall;
