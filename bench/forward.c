@@ -1,6 +1,7 @@
 /*
- * The fused forward (simdattn_forward) for every runnable ISA, fp32, one
- * thread, scale = 1/sqrt(d), contiguous [head][seq][dim] tensors:
+ * The fused forward (simdattn_forward) for every runnable ISA, fp32,
+ * scale = 1/sqrt(d), contiguous [head][seq][dim] tensors; one thread
+ * unless the name ends in /t<n>:
  *   forward/<isa>/P64        1 head, Nq = Nk = 1024, d = 64
  *   forward/<isa>/P128       1 head, Nq = Nk = 2048, d = 128
  *   forward/<isa>/P128c      P128, causal
@@ -15,8 +16,29 @@
  *                            Nq = 1, Nk = 4096, d = 128
  *   forward/<isa>/N<n>_d<d>  1 head, Nq = Nk = n: a head_dim sweep at
  *                            n = 1024 and a sequence sweep at d = 128
+ * Threads, GQA, windows and deterministic mode:
+ *   forward/<isa>/P64-det, P128-det, P128c-det
+ *                            the same with SIMDATTN_DETERMINISTIC (SLEEF's
+ *                            finz exp): the cost of bit-reproducibility
+ *   forward/<isa>/H32        32 heads (MHA), Nq = Nk = 1024, d = 128
+ *   forward/<isa>/H32-kv8    the same 32 query heads over 8 KV heads (GQA
+ *                            4:1): same flops, so the time ratio is the
+ *                            per-query-head time GQA / MHA
+ *   forward/<isa>/N4096c     1 head, Nq = Nk = 4096, d = 128, causal
+ *   forward/<isa>/N4096c-w512  the same with a sliding window W = 512
+ *   forward/<isa>/P128x8/t<n>  8 heads, Nq = Nk = 2048, d = 128, on
+ *                            desc.threads = n, n = 1, 2, 4, 8, 16
+ *   forward/<isa>/P64/t2, P128/t2, P128c/t2
+ *                            the one-head workloads on 2 threads (one head
+ *                            has 4–7 work items, so more threads would idle)
+ * Thread counts above sab_max_threads() (the CPUs available, or
+ * --sab_threads) are not registered, nor any above 1 when the library has
+ * no OpenMP.  Cases on more than one thread are timed in wall time
+ * (shim.h), and bench_report.py prints their scaling efficiency against
+ * the same workload on one thread (both over wall time).
  * Flops per query head = 4·Nq·Nk·d (Q·Kᵀ and P·V); causal cases count half
- * of that, the work a causal kernel has to do ("effective" GFLOP/s).
+ * of that, the work a causal kernel has to do ("effective" GFLOP/s), and
+ * windowed ones 4·d per visible (row, key) pair.
  * Decode also reports GBps/bw_frac over the bytes it must move: K and V of
  * every KV head, Q and O.  When those K/V would fit in the last-level cache
  * the case rotates over enough copies that each call finds its K/V evicted,
@@ -57,11 +79,65 @@ static const size_t seq_sweep[] = {128, 256, 512, 1024, 2048, 4096, 8192, 16384}
  * speed path), to keep the suite short (every vector ISA runs them all). */
 enum { SCALAR_MAX_N = 2048 };
 
+/* Threads, GQA, windows and deterministic mode (see the header): each
+ * runs with sliding window `window` (0: none) at every count of
+ * thread_counts in [lo, hi] (named /t<n>), or on one thread, unnamed, for
+ * lo = 0.  The one-thread figure of the one-head workloads' /t2 is the
+ * plain case above. */
+typedef struct engine_case {
+    workload w;
+    size_t window;
+    unsigned lo, hi;
+} engine_case;
+static const engine_case engine[] = {
+    {{"P64-det", 1, 1, 1024, 1024, 64, SIMDATTN_DETERMINISTIC, 0}, 0, 0, 0},
+    {{"P128-det", 1, 1, 2048, 2048, 128, SIMDATTN_DETERMINISTIC, 0}, 0, 0, 0},
+    {{"P128c-det", 1, 1, 2048, 2048, 128, SIMDATTN_CAUSAL | SIMDATTN_DETERMINISTIC, 0}, 0, 0, 0},
+    {{"H32", 32, 32, 1024, 1024, 128, 0, 0}, 0, 0, 0},
+    {{"H32-kv8", 32, 8, 1024, 1024, 128, 0, 0}, 0, 0, 0},
+    {{"N4096c", 1, 1, 4096, 4096, 128, SIMDATTN_CAUSAL, 0}, 0, 0, 0},
+    {{"N4096c-w512", 1, 1, 4096, 4096, 128, SIMDATTN_CAUSAL, 0}, 512, 0, 0},
+    {{"P128x8", 8, 8, 2048, 2048, 128, 0, 0}, 0, 1, 16},
+    {{"P64", 1, 1, 1024, 1024, 64, 0, 0}, 0, 2, 2},
+    {{"P128", 1, 1, 2048, 2048, 128, 0, 0}, 0, 2, 2},
+    {{"P128c", 1, 1, 2048, 2048, 128, SIMDATTN_CAUSAL, 0}, 0, 2, 2},
+};
+static const unsigned thread_counts[] = {1, 2, 4, 8, 16};
+/* The scalar reference runs near 1 GFLOP/s: of these it runs only
+ * workloads of at most P128's 2.1 GFLOP a call (counted without causality
+ * or windows, so a causal or windowed case keeps its full-attention
+ * partner): the -det and /t2 one-head ones, not H32, N4096c or P128x8. */
+#define SCALAR_MAX_FLOPS (4.0 * 2048 * 2048 * 128)
+
+static int scalar_runs(const workload *w) {
+    return 4.0 * (double)w->q_heads * (double)w->nq * (double)w->nk * (double)w->d <=
+           SCALAR_MAX_FLOPS;
+}
+
+/* (query row, key) pairs a query head computes: Nq·Nk, half of it when
+ * causal (the convention above); with a window, exactly the visible ones
+ * (simdattn.h, "Which keys a query row sees"). */
+static double visible_pairs(const workload *w, size_t window) {
+    if (!window)
+        return (double)w->nq * (double)w->nk / (w->flags & SIMDATTN_CAUSAL ? 2 : 1);
+    double pairs = 0;
+    for (size_t i = 0; i < w->nq; i++) {
+        double p = (double)i + (double)w->nk - (double)w->nq, wd = (double)window;
+        double lo = p - wd + 1, hi = w->flags & SIMDATTN_CAUSAL ? p + 1 : p + wd;
+        lo = lo < 0 ? 0 : lo;
+        hi = hi > (double)w->nk ? (double)w->nk : hi;
+        pairs += hi > lo ? hi - lo : 0;
+    }
+    return pairs;
+}
+
 typedef struct fwd_arg {
     workload w;
     simdattn_isa isa;
     size_t copies; /* K/V sets rotated through (1: no rotation) */
     simdattn_dtype kv; /* K/V element type */
+    size_t window; /* desc.window */
+    unsigned threads; /* desc.threads; 0: one thread, as timed by default */
 } fwd_arg;
 
 typedef struct fwd_ctx {
@@ -140,6 +216,8 @@ static void *fwd_setup(const void *arg) {
     d->head_dim = w->d;
     d->scale = 0.0f; /* 1/sqrt(d) */
     d->flags = w->flags;
+    d->window = a->window;
+    d->threads = a->threads;
     d->q = (simdattn_tensor){c->q, qn, w->nq * w->d, w->d};
     const char *set = kv_set(c, 0);
     size_t es = a->kv == SIMDATTN_F32 ? sizeof(float) : sizeof(uint16_t);
@@ -167,10 +245,13 @@ static const char *fwd_run(void *ctx) {
 }
 
 /* Static storage: the shim hands these to setup for the whole run. */
-static fwd_arg args[SIMDATTN_ISA_COUNT * 32];
+static fwd_arg args[SIMDATTN_ISA_COUNT * 48];
 static size_t nargs;
 
-static void add_kv(simdattn_isa isa, workload w, simdattn_dtype kv_dtype) {
+/* Registers workload w with window `window` on `threads` threads (0: one
+ * thread, the name without /t<n>) and K/V of type kv_dtype. */
+static void add_case(simdattn_isa isa, workload w, size_t window, unsigned threads,
+                     simdattn_dtype kv_dtype) {
     if (nargs == sizeof args / sizeof args[0])
         return;
     fwd_arg *a = &args[nargs++];
@@ -178,11 +259,14 @@ static void add_kv(simdattn_isa isa, workload w, simdattn_dtype kv_dtype) {
     a->isa = isa;
     a->copies = 1;
     a->kv = kv_dtype;
-    double flops = 4.0 * w.q_heads * w.nq * w.nk * w.d;
-    if (w.flags & SIMDATTN_CAUSAL)
-        flops /= 2;
+    a->window = window;
+    a->threads = threads;
+    double flops = 4.0 * (double)w.q_heads * (double)w.d * visible_pairs(&w, window);
     char name[64], label[160] = "";
-    if (w.name)
+    if (w.name && threads)
+        snprintf(name, sizeof name, "forward/%s/%s/t%u", simdattn_isa_name(isa),
+                 w.name, threads);
+    else if (w.name)
         snprintf(name, sizeof name, "forward/%s/%s", simdattn_isa_name(isa),
                  w.name);
     else
@@ -219,14 +303,22 @@ static void add_kv(simdattn_isa isa, workload w, simdattn_dtype kv_dtype) {
         .flop_peak = sab_fma_peak(isa),
         .byte_peak = w.decode ? SAB_READ_BW : NULL,
         .label = label,
+        .threads = threads > 1 ? threads : 0, /* /t1 runs on the calling thread */
     });
 }
 
-static void add(simdattn_isa isa, workload w) { add_kv(isa, w, SIMDATTN_F32); }
+static void add(simdattn_isa isa, workload w) { add_case(isa, w, 0, 0, SIMDATTN_F32); }
+static void add_kv(simdattn_isa isa, workload w, simdattn_dtype kv_dtype) {
+    add_case(isa, w, 0, 0, kv_dtype);
+}
 
 void sab_register_forward(void) {
     simdattn_isa isas[SIMDATTN_ISA_COUNT];
     int n = sab_isas(isas);
+    unsigned max_threads = sab_max_threads();
+#ifndef SAB_OPENMP
+    max_threads = 1; /* the library runs every forward on the calling thread */
+#endif
     for (int i = 0; i < n; i++) {
         for (size_t k = 0; k < sizeof named / sizeof named[0]; k++)
             if (isas[i] != SIMDATTN_ISA_SCALAR || !(named[k].flags & SIMDATTN_FAST_EXP))
@@ -243,6 +335,19 @@ void sab_register_forward(void) {
             if (isas[i] == SIMDATTN_ISA_SCALAR && len > SCALAR_MAX_N)
                 continue;
             add(isas[i], (workload){NULL, 1, 1, len, len, SEQ_SWEEP_D, 0, 0});
+        }
+        /* threads, GQA, windows, deterministic mode */
+        for (size_t k = 0; k < sizeof engine / sizeof engine[0]; k++) {
+            const engine_case *e = &engine[k];
+            if (isas[i] == SIMDATTN_ISA_SCALAR && !scalar_runs(&e->w))
+                continue;
+            if (e->lo == 0)
+                add_case(isas[i], e->w, e->window, 0, SIMDATTN_F32);
+            for (size_t t = 0; t < sizeof thread_counts / sizeof thread_counts[0]; t++) {
+                unsigned nt = thread_counts[t];
+                if (e->lo != 0 && nt >= e->lo && nt <= e->hi && nt <= max_threads)
+                    add_case(isas[i], e->w, e->window, nt, SIMDATTN_F32);
+            }
         }
     }
 }

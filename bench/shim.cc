@@ -6,9 +6,11 @@
 
 #include <benchmark/benchmark.h>
 
+#include <sched.h>
 #include <time.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -44,12 +46,24 @@ void release_live() {
     live_ok = false;
 }
 
-// Same clock as Google Benchmark's default timing (process CPU time), so
-// calibrations and cases are rates over the same kind of time.
-double cpu_seconds() {
+// Process CPU time: calibrations and single-threaded cases are rates over
+// the same kind of time.
+double seconds_of(clockid_t clock) {
     timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    clock_gettime(clock, &ts);
     return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+double cpu_seconds() { return seconds_of(CLOCK_PROCESS_CPUTIME_ID); }
+double wall_seconds() { return seconds_of(CLOCK_MONOTONIC); }
+
+unsigned max_threads = 0;  // --sab_threads; 0: the CPUs of the affinity mask
+
+unsigned cpus_available() {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 1;
+    int n = CPU_COUNT(&set);
+    return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
 // Calibration procedure, fixed so that every run measures peaks the same
@@ -147,7 +161,7 @@ void run_case(benchmark::State &st, const Case *k) {
     }
     if (!live_ok)
         st.SkipWithError("setup failed (out of memory?)");
-    double t0 = cpu_seconds();
+    double t0 = cpu_seconds(), w0 = wall_seconds();
     for (auto _ : st) {
         const char *err = c.run(live_ctx);
         if (err) {
@@ -155,16 +169,20 @@ void run_case(benchmark::State &st, const Case *k) {
             break;
         }
     }
-    double seconds = cpu_seconds() - t0;
+    double cpu = cpu_seconds() - t0, wall = wall_seconds() - w0;
+    double seconds = c.threads ? wall : cpu;
     if (st.error_occurred() || seconds <= 0)
         return;
-    // Plain counters over our own reading of the clock Google Benchmark
-    // times with: its rate counters would print as "peak_frac=0.9/s".
+    // Plain counters over our own clock readings (CPU time, or wall time
+    // for threaded cases): Google Benchmark's rate counters would print as
+    // "peak_frac=0.9/s".
     const double it = static_cast<double>(st.iterations());
+    if (c.threads)
+        st.counters["cpu_util"] = cpu / wall;
     if (c.flops > 0) {
         double gflops = c.flops * it * 1e-9 / seconds;
         st.counters["GFLOPS"] = gflops;
-        double p = peak(k->flop_peak);
+        double p = peak(k->flop_peak) * (c.threads ? c.threads : 1);
         if (p > 0)
             st.counters["peak_frac"] = gflops / p;
     }
@@ -209,17 +227,28 @@ extern "C" void sab_add(const sab_case *c) {
     k.c.label = k.label.c_str();
 }
 
+extern "C" unsigned sab_max_threads(void) { return max_threads ? max_threads : cpus_available(); }
+
 extern "C" void sab_context(const char *key, const char *value) {
     context.emplace_back(str(key), str(value));
 }
 
 int main(int argc, char **argv) {
-    // Take out our own flag; Google Benchmark rejects flags it does not know.
-    const char *own = "--sab_context=";
+    // Take out our own flags; Google Benchmark rejects flags it does not know.
+    const char *own = "--sab_context=", *threads = "--sab_threads=";
     int kept = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (std::strncmp(a, own, std::strlen(own)) == 0) {
+        if (std::strncmp(a, threads, std::strlen(threads)) == 0) {
+            char *end;
+            unsigned long n = std::strtoul(a + std::strlen(threads), &end, 10);
+            if (*end || n == 0 || n > 4096) {
+                std::fprintf(stderr, "%s: %s wants a thread count from 1 to 4096\n", argv[0],
+                             threads);
+                return 2;
+            }
+            max_threads = static_cast<unsigned>(n);
+        } else if (std::strncmp(a, own, std::strlen(own)) == 0) {
             const char *kv = a + std::strlen(own);
             const char *eq = std::strchr(kv, '=');
             if (!eq) {

@@ -4,8 +4,10 @@
 Runs the binary on a small filter with --benchmark_min_time=0.01 and checks
 that its JSON parses and that every case carries the counters scripts/bench.sh
 reads: GFLOPS and peak_frac everywhere (peak_frac being GFLOPS over the
-calibration recorded in the context), GBps, bw_frac and a cache note on
-decode, and one case per kernel family for every ISA the host runs.
+calibration recorded in the context, times the thread count of a threaded
+case), GBps, bw_frac and a cache note on decode, cpu_util on threaded cases
+(<kernel>/<isa>/<workload>/t<n>; run on 2 threads where the build has
+OpenMP), and one case per kernel family for every ISA the host runs.
 Usage: smoke.py path/to/simdattn-bench
 """
 import json
@@ -14,7 +16,7 @@ import re
 import subprocess
 import sys
 
-FILTER = r"^peak/fma/|^(qk|softmax|pv)/|^forward/[^/]+/(N128_d128|D128)$"
+FILTER = r"^peak/fma/|^(qk|softmax|pv)/|^forward/[^/]+/(N128_d128|D128|P64/t2)$"
 
 
 def positive(x):
@@ -36,8 +38,13 @@ def check(doc):
             errors.append(f"{name}: error {b.get('error_message')!r}")
             continue
         parts = name.split("/")
-        if len(parts) != 3:
-            errors.append(f"{name}: not <kernel>/<isa>/<workload>")
+        threads = 1
+        if len(parts) == 4 and re.fullmatch(r"t[1-9][0-9]*", parts[3]):
+            threads = int(parts[3][1:])
+            if not positive(b.get("cpu_util")):
+                errors.append(f"{name}: cpu_util={b.get('cpu_util')}")
+        elif len(parts) != 3:
+            errors.append(f"{name}: not <kernel>/<isa>/<workload>[/t<n>]")
             continue
         kernel, isa = parts[0], parts[1] if parts[0] != "peak" else parts[2]
         seen.add((kernel, isa))
@@ -47,7 +54,7 @@ def check(doc):
             continue
         # The context holds the peak with 3 decimals: relative rounding
         # below 0.0005 / peak, under 1e-3 for any peak above 0.5 GFLOP/s.
-        peak = float(ctx[f"peak fma/{isa}"].split()[0])
+        peak = threads * float(ctx[f"peak fma/{isa}"].split()[0])
         if abs(gflops / peak - frac) > 1e-3 * frac:
             errors.append(f"{name}: peak_frac {frac} != GFLOPS/peak {gflops / peak}")
         if parts[2].startswith("D"):
@@ -62,7 +69,7 @@ def check(doc):
 
 
 def main():
-    cmd = [sys.argv[1], f"--benchmark_filter={FILTER}",
+    cmd = [sys.argv[1], f"--benchmark_filter={FILTER}", "--sab_threads=2",
            "--benchmark_min_time=0.01", "--benchmark_format=json"]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     n, errors = check(json.loads(out))

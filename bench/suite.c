@@ -62,7 +62,9 @@ static void add_context(void) {
     sab_context("isa_best", simdattn_isa_name(simdattn_isa_best()));
     sab_context("isa_active", simdattn_isa_name(simdattn_isa_active()));
     sab_context("llc_bytes", llc);
-    sab_context("threads", "1"); /* simdattn is single-threaded */
+    char threads[16];
+    snprintf(threads, sizeof threads, "%u", sab_max_threads());
+    sab_context("threads", threads); /* the most a case may use */
     sab_context("simdattn_version", SAB_SIMDATTN_VERSION);
     sab_context("compiler", __VERSION__);
 }

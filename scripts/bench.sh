@@ -2,8 +2,9 @@
 # Benchmark simdattn on this machine and print a compact report.
 #   ./scripts/bench.sh [--quick] [--json PATH] [--filter REGEX] [--threads N]
 #                      [-- GOOGLE-BENCHMARK-FLAGS...]
-#   --quick        short run (under a minute with the build): min time 0.05 s
-#                  per case, the named workloads, stage kernels and a few
+#   --quick        short run (about a minute with the build): min time 0.05 s
+#                  per case, the named workloads (with their -fastexp, -det
+#                  and threaded variants), stage kernels and a few
 #                  sequence lengths
 #   --json PATH    where the raw JSON goes (default
 #                  bench-results/<cpu-model>-<date>.json); the PNG plot and
@@ -11,8 +12,10 @@
 #   --filter REGEX only cases whose name matches (Google Benchmark regex,
 #                  names are <kernel>/<isa>/<workload>); peaks are measured
 #                  for whatever the selected cases need
-#   --threads N    recorded in the JSON; simdattn has no threading yet, so
-#                  the suite runs one thread whatever N is
+#   --threads N    the most threads a case may use (default: the CPUs this
+#                  process may run on); threaded cases (.../t<n>, n = 1, 2,
+#                  4, 8, 16) above N are left out, and the report prints
+#                  the scaling of the rest
 #   --build-only   install and build, run nothing (scripts/peers.py uses it)
 # SIMDATTN_ISA=<isa> picks the ISA the report calls chosen (every runnable
 # ISA is measured either way).  Installs missing Debian packages first
@@ -20,9 +23,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
-quick=0 json="" filter="" threads=1 build_only=0 extra=()
+quick=0 json="" filter="" threads="" build_only=0 extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=1 ;;
@@ -39,7 +42,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-case "$threads" in '' | *[!0-9]* | 0) echo "bench.sh: --threads wants a positive integer" >&2; exit 2 ;; esac
+case "$threads" in *[!0-9]* | 0) echo "bench.sh: --threads wants a positive integer" >&2; exit 2 ;; esac
 
 scripts/deps.sh native plot
 
@@ -64,25 +67,20 @@ min_time=()
 if [ "$quick" = 1 ]; then
     min_time=(--benchmark_min_time=0.05)
     [ -n "$filter" ] ||
-        filter='^peak/|^(qk|softmax|pv)/|^forward/[^/]+/((P64|P128|P128c)(-fastexp)?|D128|N(256|1024|4096|8192)_d128)$'
+        filter='^peak/|^(qk|softmax|pv)/|^forward/[^/]+/((P64|P128|P128c)(-fastexp|-det|/t[0-9]+)?|P128x8/t[0-9]+|D128|N(256|1024|4096|8192)_d128)$'
 fi
-filter_flag=()
-[ -z "$filter" ] || filter_flag=(--benchmark_filter="$filter")
+select_flags=()
+[ -z "$filter" ] || select_flags=(--benchmark_filter="$filter")
+[ -z "$threads" ] || select_flags+=(--sab_threads="$threads")
 
-if [ "$threads" -gt 1 ]; then
-    echo "note: simdattn has no threading yet; --threads $threads is recorded," \
-        "the suite runs 1 thread" >&2
-fi
-
-total=$("$bin" "${filter_flag[@]}" --benchmark_list_tests | wc -l)
+total=$("$bin" "${select_flags[@]}" --benchmark_list_tests | wc -l)
 [ "$total" -gt 0 ] || { echo "bench.sh: no case matches --filter '$filter'" >&2; exit 1; }
 echo "running $total cases (every runnable ISA) -> $json" >&2
 # Google Benchmark's console table goes to the log; on a terminal, show
 # which case is running.
 done_=0
-if ! "$bin" "${filter_flag[@]}" "${min_time[@]}" --benchmark_out="$json" \
-    --benchmark_out_format=json --sab_context=threads_requested="$threads" \
-    "${extra[@]}" 2>&1 | tee "$stem.log" | while IFS= read -r line; do
+if ! "$bin" "${select_flags[@]}" "${min_time[@]}" --benchmark_out="$json" \
+    --benchmark_out_format=json "${extra[@]}" 2>&1 | tee "$stem.log" | while IFS= read -r line; do
     case "$line" in
     */*\ ns* | */*ERROR*)
         done_=$((done_ + 1))

@@ -6,7 +6,11 @@
 Prints the CPU and its SIMD flags, the runnable and the chosen ISA, the
 peaks measured in the run, then one table: a row per workload, per ISA its
 GFLOP/s, fraction of that ISA's FMA peak and speed-up over scalar; decode
-rows are followed by their bandwidth and the cache note.  The plot shows
+rows are followed by their bandwidth and the cache note.  Then, from the
+same run: the thread scaling of every workload measured on 1 and on N
+threads (efficiency = GFLOP/s(tN) / (N · GFLOP/s(t1)), over wall time),
+and the time of every variant (<workload>-<variant>: -det, -fastexp,
+-kv8, -w512) relative to its workload.  The plot shows
 the forward's sequence sweep (d = 128): GFLOP/s and fraction of peak
 against N, one line per ISA.  scripts/bench.sh runs this after the suite.
 """
@@ -22,20 +26,113 @@ SIMD_FLAG = re.compile(r"^(sse4_2|avx|avx2|fma|f16c|avx512\w*|amx\w*|asimd\w*|fp
 SEQ = re.compile(r"^forward/N(\d+)_d128$")
 
 
+# Named workloads in report order; each one's thread counts and variants
+# (-det, -fastexp, ...) follow it.
+NAMED = ["P64", "P128", "P128c", "P128x8", "H32", "N4096c", "D128"]
+# What the time ratio of a variant to its workload measures.
+VARIANT = {
+    "det": "SIMDATTN_DETERMINISTIC / default: the cost of deterministic mode (goal < 1.10)",
+    "fastexp": "SIMDATTN_FAST_EXP / default",
+    "kv8": "GQA (8 KV heads) / MHA, per query head: same query heads and flops",
+    "w512": "sliding window 512 / full causal (visible keys: 0.23 of them at N = 4096)",
+}
+
+
 def row_order(key):
     """peaks, stage kernels, named workloads, head_dim sweep, sequence sweep."""
     kernel, _, work = key.partition("/")
     m = re.match(r"N(\d+)_d(\d+)$", work)
     if kernel == "peak":
-        return (0, 0, 0, key)
+        return (0, 0, 0, "", 0, key)
     if kernel in ("qk", "softmax", "pv"):
-        return (1, ("qk", "softmax", "pv").index(kernel), 0, key)
-    if not m:  # a named workload, its -fastexp variant right below it
-        named = ["P64", "P128", "P128c", "D128"]
-        base, _, variant = work.partition("-")
-        return (2, named.index(base) if base in named else 9, 1 if variant else 0, key)
+        return (1, ("qk", "softmax", "pv").index(kernel), 0, "", 0, key)
+    if not m:  # a named workload; its thread counts, then its variants
+        _, nthreads = benchjson.threads(key)
+        base, _, variant = work.split("/")[0].partition("-")
+        return (2, NAMED.index(base) if base in NAMED else 99, 1 if variant else 0, variant,
+                nthreads or 0, key)
     n, d = int(m.group(1)), int(m.group(2))
-    return (3, 0, d, key) if n == 1024 else (4, 0, n, key)
+    return (3, 0, d, "", 0, key) if n == 1024 else (4, 0, n, "", 0, key)
+
+
+def seconds(e, key):
+    """e's time per call in seconds: key "real_time" (wall) or "cpu_time"."""
+    unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[e.get("time_unit", "ns")]
+    return e[key] * unit
+
+
+def scaling(ctx, grid):
+    """Thread scaling: each workload measured on N > 1 threads against the
+    same workload on one (its /t1, else the plain case), same run."""
+    isas = ctx.get("isas_runnable", "scalar").split()
+    lines = []
+    for key in sorted(grid, key=row_order):
+        base, n = benchjson.threads(key)
+        if not n or n < 2:
+            continue
+        one = grid.get(f"{base}/t1") or grid.get(base)
+        if not one:
+            continue
+        line = f"{key:<22}"
+        for isa in isas:
+            e, e1 = grid[key].get(isa), one.get(isa)
+            if not e or not e1 or "real_time" not in e or "real_time" not in e1:
+                line += " | " + " " * 30
+                continue
+            speedup = seconds(e1, "real_time") / seconds(e, "real_time")
+            cpu, cpu1 = process_cpu(e), process_cpu(e1)
+            work = cpu1 / cpu if cpu and cpu1 else None
+            line += (f" | {speedup:6.2f} {speedup / n:5.2f} {fmt(work, '7.2f')}"
+                     f" {fmt(e.get('cpu_util'), '8.2f')}")
+        lines.append(line)
+    if not lines:
+        return ""
+    head1 = " " * 22 + "".join(f" | {isa:^30}" for isa in isas)
+    head2 = f"{'threads':<22}" + " | ×1thr   eff cpu-eff cpu/wall" * len(isas)
+    return "\n".join(
+        ["thread scaling, wall time, same run: ×1thr = time on 1 thread / time on N,",
+         "eff = ×1thr / N = GFLOP/s(tN) / (N · GFLOP/s(t1));  cpu-eff = process CPU time per",
+         "call on 1 thread / on N (1: threading added no work, OpenMP's spin-waiting",
+         "included; time without a core is not counted, so a busy machine changes it less);",
+         "cpu/wall = process CPU time / wall time on N threads: about N when every thread",
+         "had a core throughout",
+         "", head1, head2, "-" * len(head2)] + lines)
+
+
+def process_cpu(e):
+    """Process CPU seconds per call: cpu_util × wall time for a threaded
+    case; a single-threaded case's cpu_time (its only thread's)."""
+    if "cpu_util" in e and "real_time" in e:
+        return e["cpu_util"] * seconds(e, "real_time")
+    return seconds(e, "cpu_time") if "cpu_time" in e else None
+
+
+def variants(ctx, grid):
+    """Time per call of each <workload>-<variant> over its workload's, per
+    ISA: both single-threaded, CPU time, same run."""
+    isas = ctx.get("isas_runnable", "scalar").split()
+    lines, seen = [], []
+    width = max([len(k) for k in grid] + [22])
+    for key in sorted(grid, key=row_order):
+        kernel, _, work = key.partition("/")
+        base, dash, variant = work.partition("-")
+        if not dash or "/" in work or f"{kernel}/{base}" not in grid:
+            continue
+        ref = grid[f"{kernel}/{base}"]
+        line = f"{key:<{width}}"
+        for isa in isas:
+            e, e0 = grid[key].get(isa), ref.get(isa)
+            r = seconds(e, "cpu_time") / seconds(e0, "cpu_time") if e and e0 else None
+            line += f" | {fmt(r, '8.3f')}"
+        lines.append(line)
+        if variant not in seen:
+            seen.append(variant)
+    if not lines:
+        return ""
+    head = f"{'variant / workload':<{width}}" + "".join(f" | {isa:>8}" for isa in isas)
+    notes = [f"  -{v}: {VARIANT.get(v, 'variant / workload')}" for v in seen]
+    return "\n".join(["time per call of each variant over its workload's (CPU time, one "
+                      "thread, same run):"] + notes + ["", head, "-" * len(head)] + lines)
 
 
 def fmt(x, spec):
@@ -73,6 +170,8 @@ def table(ctx, cases):
                  "peak/fma of this run.")
     lines.append("softmax counts 5 flop per logit (exp as one): its peak is a "
                  "throughput index.  Causal rows count half the flops.")
+    lines.append(".../t<n> rows ran on n threads: for n > 1, GFLOP/s over wall time, "
+                 "peak = n × the one-core peak.")
     for key in rows:
         if "GBps" not in next(iter(grid[key].values())):
             continue
@@ -81,7 +180,7 @@ def table(ctx, cases):
         lines.append(f"{key}: {bw}")
         if key in labels:
             lines.append(f"  note: {labels[key]}")
-    return "\n".join(lines)
+    return "\n".join(lines), grid
 
 
 def plot(ctx, cases, path, plt):
@@ -151,13 +250,16 @@ def main():
     print(f"SIMD flags {' '.join(flags) or '(none found)'}")
     print(f"ISAs       runnable: {ctx.get('isas_runnable', '?')};  chosen: "
           f"{ctx.get('isa_active', '?')} (best {ctx.get('isa_best', '?')})")
-    req = ctx.get("threads_requested", "1")
-    print(f"threads    {ctx.get('threads', '1')}" +
-          (f" (requested {req}: simdattn has no threading yet)" if req != ctx.get("threads", "1") else ""))
+    print(f"threads    at most {ctx.get('threads', '1')} per case (forward/<isa>/<workload>/t<n>)")
     peaks = [f"{k[5:]} {v}" for k, v in sorted(ctx.items()) if k.startswith("peak ")]
     print(f"peaks      {';  '.join(peaks) or '(none measured)'}")
     print()
-    print(table(ctx, cases))
+    text, grid = table(ctx, cases)
+    print(text)
+    for section in (scaling(ctx, grid), variants(ctx, grid)):
+        if section:
+            print()
+            print(section)
     if args.plot:
         if plt is None:
             print("\nno plot: matplotlib is missing (scripts/deps.sh plot)", file=sys.stderr)

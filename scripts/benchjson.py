@@ -6,6 +6,7 @@ iteration entries (one, without repetitions).
 """
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -28,7 +29,8 @@ def load(path):
             cases[name] = medians[name]
             continue
         merged = dict(entries[0])
-        for key in ("GFLOPS", "peak_frac", "GBps", "bw_frac", "real_time", "cpu_time"):
+        for key in ("GFLOPS", "peak_frac", "GBps", "bw_frac", "cpu_util", "real_time",
+                    "cpu_time"):
             vals = [e[key] for e in entries if key in e]
             if vals:
                 merged[key] = statistics.median(vals)
@@ -37,14 +39,27 @@ def load(path):
 
 
 def split(name):
-    """'forward/avx2/P128' -> ('forward/P128', 'avx2'); peak/fma/<isa> ->
-    ('peak/fma', isa); names without an ISA part -> (name, None)."""
+    """'forward/avx2/P128' -> ('forward/P128', 'avx2'), 'forward/avx2/P128x8/t2'
+    -> ('forward/P128x8/t2', 'avx2'); peak/fma/<isa> -> ('peak/fma', isa);
+    names without an ISA part -> (name, None)."""
     parts = name.split("/")
     if parts[0] == "peak":
         return ("peak/fma", parts[2]) if parts[1] == "fma" and len(parts) == 3 else (name, None)
-    if len(parts) == 3:
-        return f"{parts[0]}/{parts[2]}", parts[1]
+    if len(parts) == 3 or (len(parts) == 4 and THREADS.match(parts[3])):
+        return "/".join([parts[0]] + parts[2:]), parts[1]
     return name, None
+
+
+# A thread-count suffix: forward/<isa>/<workload>/t<n> ran on n threads.
+THREADS = re.compile(r"^t(\d+)$")
+
+
+def threads(key):
+    """('forward/P128x8', 2) for 'forward/P128x8/t2'; (key, None) without
+    a thread suffix."""
+    base, _, last = key.rpartition("/")
+    m = THREADS.match(last)
+    return (base, int(m.group(1))) if m and base.count("/") else (key, None)
 
 
 def metric(entry):

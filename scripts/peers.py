@@ -11,8 +11,8 @@ P128c causal with half the flops counted, D128 GQA decode) through
                bundles OpenBLAS)
   torch        torch.nn.functional.scaled_dot_product_attention (CPU)
   onnxruntime  a MatMul-Softmax-MatMul graph on the CPU provider
-with the same thread count for every peer (simdattn itself has no threading
-yet and always runs one), and prints GFLOP/s side by side, timed the same
+with the same thread count for every peer (simdattn: desc.threads), and
+prints GFLOP/s side by side, timed the same
 way for all: the median of repeated calls after one warm-up, over process
 CPU time with one thread (as simdattn-bench) and wall time with more.
 
@@ -124,14 +124,21 @@ class Tensor(ctypes.Structure):
 
 
 class ForwardDesc(ctypes.Structure):
+    """simdattn_forward_desc, field for field in include/simdattn.h's order
+    (a field added there must be added here: ctypes cannot check)."""
     _fields_ = [("batch", ctypes.c_size_t), ("q_heads", ctypes.c_size_t),
                 ("kv_heads", ctypes.c_size_t), ("q_len", ctypes.c_size_t),
                 ("kv_len", ctypes.c_size_t), ("head_dim", ctypes.c_size_t),
-                ("scale", ctypes.c_float), ("flags", ctypes.c_uint),
-                ("q", Tensor), ("k", Tensor), ("v", Tensor),
+                ("head_dim_v", ctypes.c_size_t),
+                ("scale", ctypes.c_float), ("softcap", ctypes.c_float),
+                ("flags", ctypes.c_uint),
+                ("q", Tensor), ("k", Tensor), ("v", Tensor), ("kv_dtype", ctypes.c_int),
                 ("o", ctypes.c_void_p), ("o_stride_batch", ctypes.c_size_t),
                 ("o_stride_head", ctypes.c_size_t), ("o_stride_seq", ctypes.c_size_t),
-                ("mask", Tensor), ("isa", ctypes.c_int)]
+                ("mask", Tensor), ("key_mask", ctypes.c_void_p),
+                ("key_mask_stride_batch", ctypes.c_size_t), ("window", ctypes.c_size_t),
+                ("kv_lens", ctypes.c_void_p), ("isa", ctypes.c_int),
+                ("threads", ctypes.c_uint)]
 
 
 SIMDATTN_CAUSAL = 1
@@ -151,8 +158,9 @@ class Simdattn:
     def active(self):
         return ISA_NAMES[self.lib.simdattn_isa_active()]
 
-    def forward(self, q, k, v, o, causal, isa):
-        """q, o: [hq, nq, d]; k, v: [hk, nk, d]; C-contiguous float32."""
+    def forward(self, q, k, v, o, causal, isa, threads=1):
+        """q, o: [hq, nq, d]; k, v: [hk, nk, d]; C-contiguous float32; on
+        `threads` OpenMP threads (desc.threads)."""
         hq, nq, d = q.shape
         hk, nk, _ = k.shape
         desc = ForwardDesc(
@@ -162,7 +170,7 @@ class Simdattn:
             k=Tensor(k.ctypes.data, k.size, nk * d, d),
             v=Tensor(v.ctypes.data, v.size, nk * d, d),
             o=o.ctypes.data, o_stride_batch=o.size, o_stride_head=nq * d, o_stride_seq=d,
-            mask=Tensor(None, 0, 0, 0), isa=ISA_NAMES.index(isa))
+            mask=Tensor(None, 0, 0, 0), isa=ISA_NAMES.index(isa), threads=threads)
         st = self.lib.simdattn_forward(ctypes.byref(desc))
         if st != 0:
             raise RuntimeError(self.lib.simdattn_status_str(st).decode())
@@ -327,8 +335,7 @@ def main():
     if not sa.lib.simdattn_isa_supported(ISA_NAMES.index(isa)):
         sys.exit(f"peers: simdattn cannot run ISA {isa} here")
     peers[f"simdattn {isa}"] = "simdattn"
-    notes.append(f"simdattn {isa}: fused forward, 1 thread (no threading yet)"
-                 + (f"; {args.threads} requested" if args.threads > 1 else ""))
+    notes.append(f"simdattn {isa}: fused forward, desc.threads = {args.threads} (OpenMP)")
     threadpoolctl.threadpool_limits(args.threads)
     blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
     for b in blas:
@@ -365,7 +372,7 @@ def main():
         for label, kind in peers.items():
             if kind == "simdattn":
                 o = np.empty_like(q)
-                run = lambda: sa.forward(q, k, v, o, causal, isa)  # noqa: E731
+                run = lambda: sa.forward(q, k, v, o, causal, isa, args.threads)  # noqa: E731
             elif kind == "numpy":
                 run = numpy_peer(np, q, k, v, causal)
             elif kind == "torch":

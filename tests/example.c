@@ -1,4 +1,5 @@
-/* The README's usage example, compiled and run as a test so it cannot rot. */
+/* The README's usage example, compiled and run as a test so it cannot rot
+ * (the readme-snippets test checks that the README's copy matches). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,8 @@ int main(void) {
         .o = o, .o_stride_batch = H * N * D, .o_stride_head = N * D, .o_stride_seq = D};
     simdattn_status st = simdattn_forward(&d);
     int ok = st == SIMDATTN_OK && o[0] == 0.0f; /* row 0 sees key 0 only: v[0] = sin 0 */
-    printf("%s on %s: o[0] = %f\n", simdattn_status_str(st), simdattn_isa_name(simdattn_isa_active()), o[0]);
+    printf("%s on %s\n", simdattn_status_str(st), simdattn_isa_name(simdattn_isa_active()));
+    printf("o[0] = %f\n", o[0]);
     free(q); free(k); free(v); free(o);
     return ok ? 0 : 1;
 }

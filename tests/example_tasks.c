@@ -1,6 +1,7 @@
 /* The README's engine-integration example, compiled and run as a test so
- * it cannot rot: the engine's own threads (here a minimal pthread pool)
- * run simdattn's work items, each thread with its own workspace. */
+ * it cannot rot (the readme-snippets test checks that the README's copy
+ * matches this file): the engine's own threads (here a minimal pthread
+ * pool) run simdattn's work items, each thread with its own workspace. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ int main(void) {
     simdattn_forward_desc d = {
         .batch = B, .q_heads = HQ, .kv_heads = HK, .q_len = N, .kv_len = N, .head_dim = D,
         .flags = SIMDATTN_CAUSAL, .window = 256, .kv_lens = kv_lens,
+        .threads = T,                /* how many workers: sizes the items */
         .q = {q, N * HQ * D, D, HQ * D}, .k = {k, N * HK * D, D, HK * D},
         .v = {v, N * HK * D, D, HK * D},
         .o = o, .o_stride_batch = N * HQ * D, .o_stride_head = D, .o_stride_seq = HQ * D};

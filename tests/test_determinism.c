@@ -13,9 +13,15 @@
  * so a difference in what is left untouched is caught too.  The native run
  * covers the x86 sets, the cross run (scripts/test.sh cross) NEON.
  *
- * Not covered: thread-count independence.  The library has no threads
- * yet; when it gets them, the forward cases below must also be compared
- * across thread counts.
+ * Thread-count independence (forward_threads_bitwise): the forward run with
+ * desc.threads = 1, 2, 3 and through the task interface with worker hints
+ * 0, 1, 2, 16 (each hint splits the work into different items: whole heads,
+ * or chunks of query tiles) returns, on every ISA, the bits of the scalar
+ * forward on one thread; causal, GQA/MQA, sliding windows and per-entry KV
+ * lengths.  Under qemu (cross run) OpenMP teams have one thread
+ * (OMP_THREAD_LIMIT=1, tests/meson.build), but desc.threads still sizes
+ * the items, and the task hints split them as natively, so the splits are
+ * compared there too; the native run also runs them on 2 and 3 threads.
  */
 #include <math.h>
 #include <stdio.h>
@@ -226,8 +232,9 @@ typedef struct fw_cfg {
     size_t batch, hq, hk, nq, nk, d;
 } fw_cfg;
 
-/* Several KV blocks (the driver's is 128 keys), query tiles of 84 and a
- * partial one, GQA, head dims off every vector width. */
+/* Several KV blocks (the driver's is SA_FORWARD_NB = 256 keys: nk 257,
+ * 300, 385), several query tiles of SA_FORWARD_MB = 42 rows and a partial
+ * one (nq 85, 100), GQA, head dims off every vector width. */
 static const fw_cfg FW[] = {
     {1, 1, 1, 1, 1, 1},    {1, 1, 1, 7, 17, 13},   {1, 2, 1, 85, 129, 31},
     {1, 1, 1, 100, 300, 65}, {2, 4, 2, 19, 257, 9}, {1, 1, 1, 3, 385, 130},
@@ -462,6 +469,94 @@ START_TEST(forward_bitwise_layouts) {
 }
 END_TEST
 
+/* Shapes whose items split differently for each worker hint: several
+ * tiles of 42 rows per head (over the 336 query-head rows an item keeps at
+ * least), KV groups of 1–4, windows whose rows start seeing keys at
+ * different points (so an item's first key and a tile's differ), ragged
+ * and empty KV lengths. */
+typedef struct th_cfg {
+    size_t batch, hq, hk, nq, nk, d;
+    unsigned flags;
+    size_t window;
+    size_t lens[3]; /* kv_lens when lens[0] != 0 */
+} th_cfg;
+
+static const th_cfg TH[] = {
+    {1, 2, 2, 500, 500, 12, SIMDATTN_CAUSAL, 0, {0}},
+    {2, 8, 2, 260, 260, 9, SIMDATTN_CAUSAL, 0, {0}},
+    {2, 3, 1, 600, 700, 8, SIMDATTN_CAUSAL, 130, {0}},
+    {3, 2, 2, 400, 450, 7, 0, 100, {450, 313, 0}},
+    {2, 4, 2, 350, 400, 17, SIMDATTN_CAUSAL, 150, {400, 257}},
+};
+
+/* Runs every item of d on the calling thread, last first. */
+static size_t run_tasks(const simdattn_forward_desc *d) {
+    size_t count, bytes;
+    ck_assert_int_eq(simdattn_forward_tasks(d, &count, &bytes), SIMDATTN_OK);
+    void *ws = malloc(bytes);
+    ck_assert_ptr_nonnull(ws);
+    for (size_t i = count; i-- > 0;)
+        ck_assert_int_eq(simdattn_forward_run_task(d, i, ws), SIMDATTN_OK);
+    free(ws);
+    return count;
+}
+
+START_TEST(forward_threads_bitwise) {
+    rng r = rng_seed(66);
+    char what[160];
+    for (size_t a = 0; a < N_OF(TH); a++) {
+        th_cfg c = TH[a];
+        size_t nq_el = c.batch * c.hq * c.nq * c.d, nk_el = c.batch * c.hk * c.nk * c.d;
+        float *q = filled(nq_el), *k = filled(nk_el), *v = filled(nk_el);
+        fill_uniform(&r, q, nq_el, -2, 2);
+        fill_uniform(&r, k, nk_el, -2, 2);
+        fill_uniform(&r, v, nk_el, -1, 1);
+        size_t ldo = c.d + 3, o_el = c.batch * c.hq * c.nq * ldo;
+        float *o = filled(o_el), *ref = filled(o_el);
+        simdattn_forward_desc d = {0};
+        d.batch = c.batch; d.q_heads = c.hq; d.kv_heads = c.hk;
+        d.q_len = c.nq; d.kv_len = c.nk; d.head_dim = c.d;
+        d.flags = SAME_BITS_FLAGS | c.flags;
+        d.window = c.window;
+        d.kv_lens = c.lens[0] ? c.lens : NULL;
+        d.q = (simdattn_tensor){q, c.hq * c.nq * c.d, c.nq * c.d, c.d};
+        d.k = (simdattn_tensor){k, c.hk * c.nk * c.d, c.nk * c.d, c.d};
+        d.v = (simdattn_tensor){v, c.hk * c.nk * c.d, c.nk * c.d, c.d};
+        d.o_stride_batch = c.hq * c.nq * ldo; d.o_stride_head = c.nq * ldo;
+        d.o_stride_seq = ldo;
+        d.o = ref;
+        d.isa = SIMDATTN_ISA_SCALAR;
+        d.threads = 1;
+        ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+        d.o = o;
+        d.isa = ISA;
+        /* runs 0-2: simdattn_forward on 1, 2, 3 threads; 3-6: the task
+         * interface with worker hints 0, 1, 2, 16 */
+        static const unsigned RUN_THREADS[] = {1, 2, 3, 0, 1, 2, 16};
+        size_t counts[4];
+        for (size_t run = 0; run < N_OF(RUN_THREADS); run++) {
+            for (size_t i = 0; i < o_el; i++)
+                o[i] = canary();
+            d.threads = RUN_THREADS[run];
+            if (run < 3)
+                ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+            else
+                counts[run - 3] = run_tasks(&d);
+            snprintf(what, sizeof what, "forward flags %u b=%zu hq=%zu hk=%zu nq=%zu nk=%zu "
+                     "d=%zu window=%zu lens=%d, %s %u", d.flags, c.batch, c.hq, c.hk, c.nq,
+                     c.nk, c.d, c.window, d.kv_lens != NULL,
+                     run < 3 ? "threads" : "tasks with hint", d.threads);
+            same_bits(ISA, o, ref, o_el, what);
+        }
+        /* the hints must have split the work differently, or the test
+         * compares one schedule with itself */
+        ck_assert_msg(counts[1] < counts[0], "shape %zu: %zu items for hint 1, %zu for hint 0",
+                      a, counts[1], counts[0]);
+        free(q); free(k); free(v); free(o); free(ref);
+    }
+}
+END_TEST
+
 int main(void) {
     isa_list_init();
     Suite *s = suite_create("determinism");
@@ -475,6 +570,7 @@ int main(void) {
     tcase_add_loop_test(tc, qk_pv_bitwise_blocks, 0, test_isa_count);
     tcase_add_loop_test(tc, softmax_bitwise_row_groups, 0, 2 * test_isa_count);
     tcase_add_loop_test(tc, forward_bitwise_layouts, 0, 2 * test_isa_count);
+    tcase_add_loop_test(tc, forward_threads_bitwise, 0, 2 * test_isa_count);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
