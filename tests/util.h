@@ -30,13 +30,7 @@ double ulp_f32(double ref);
  * NaN, so a kernel that reads a canary, does arithmetic on it and writes
  * it back (an O += P·V block running past dv) returns it quieted, another
  * bit pattern, and is caught like any other stray write. */
-/* fp32 → IEEE binary16 / bfloat16 bit patterns, rounded to nearest even
- * (overflow to ±Inf, NaN stays a quiet NaN): the narrowing that makes the
- * tests' fp16/bf16 KV inputs.  Written independently of the library's
- * widening (kernels/internal.h), so round trips check one against the
- * other. */
-uint16_t f32_to_f16(float x);
-uint16_t f32_to_bf16(float x);
+#include "narrow.h"
 
 extern const uint32_t CANARY_BITS;
 float canary(void);

@@ -8,7 +8,10 @@
  * entry; with a chosen density of -inf, up to fully masked rows), flags
  * (causal, deterministic; fast exp for half the non-deterministic inputs,
  * by the data seed's low bit), scale (default, moderate or large) and the
- * magnitude of the data, which a seed from the input fills.
+ * magnitude of the data, which a seed from the input fills.  The seed's
+ * next two bits pick the K/V type (F16 or BF16 for one input in four
+ * each): K and V are then rounded to it, handed over as 16-bit patterns,
+ * and the oracle sees the exactly widened values.
  *
  * Valid descriptors run on every ISA this host runs; each output must
  *   - leave every float outside its window untouched (canaries),
@@ -30,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../narrow.h"
 #include "../oracle.h"
 #include "internal.h"
 #include "simdattn.h"
@@ -108,7 +112,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 typedef struct problem {
     simdattn_forward_desc d;
-    float *q, *k, *v, *mask;
+    float *q, *k, *v, *mask; /* K, V: as the kernels see them (widened) */
+    uint16_t *k16, *v16;     /* the 16-bit K, V given to the library */
     size_t q_n, k_n, m_n; /* floats allocated (V: k_n too) */
     size_t k_ext, v_ext;  /* floats K's and V's strides reach */
     size_t o_n;           /* floats in O's allocation (window + gaps + tail) */
@@ -184,6 +189,25 @@ static void make(reader *r, problem *p) {
     d->q = (simdattn_tensor){p->q, qs[0], qs[1], qs[2]};
     d->k = (simdattn_tensor){p->k, ks[0], ks[1], ks[2]};
     d->v = (simdattn_tensor){p->v, vs[0], vs[1], vs[2]};
+    /* fp16 holds |x| ≤ 65504: above that magnitude K stays fp32 */
+    unsigned kv = (unsigned)(seed >> 1) & 3u;
+    if (kv == 1 && mag <= 0x1p10f)
+        d->kv_dtype = SIMDATTN_F16;
+    else if (kv == 2)
+        d->kv_dtype = SIMDATTN_BF16;
+    if (d->kv_dtype != SIMDATTN_F32) {
+        int h = d->kv_dtype == SIMDATTN_F16;
+        p->k16 = malloc(p->k_n * sizeof(uint16_t));
+        p->v16 = malloc(p->k_n * sizeof(uint16_t));
+        for (size_t i = 0; i < p->k_n; i++) {
+            p->k16[i] = h ? f32_to_f16(p->k[i]) : f32_to_bf16(p->k[i]);
+            p->v16[i] = h ? f32_to_f16(p->v[i]) : f32_to_bf16(p->v[i]);
+            p->k[i] = h ? sa_f16_to_f32(p->k16[i]) : sa_bf16_to_f32(p->k16[i]);
+            p->v[i] = h ? sa_f16_to_f32(p->v16[i]) : sa_bf16_to_f32(p->v16[i]);
+        }
+        d->k.data = p->k16;
+        d->v.data = p->v16;
+    }
     d->o_stride_batch = os[0]; d->o_stride_head = os[1]; d->o_stride_seq = os[2];
     if (mask_mode) {
         size_t mst[3] = {0, 0, 0};
@@ -202,7 +226,7 @@ static void make(reader *r, problem *p) {
 }
 
 static void release(problem *p) {
-    free(p->q); free(p->k); free(p->v); free(p->mask);
+    free(p->q); free(p->k); free(p->v); free(p->mask); free(p->k16); free(p->v16);
 }
 
 static float *new_output(size_t n) {
@@ -250,8 +274,8 @@ static void check_valid(problem *p) {
             oracle_head oh = {
                 nq, d->kv_len, dim, scale, (d->flags & SIMDATTN_CAUSAL) != 0,
                 (const float *)d->q.data + b * d->q.stride_batch + h * d->q.stride_head, d->q.stride_seq,
-                (const float *)d->k.data + b * d->k.stride_batch + g * d->k.stride_head, d->k.stride_seq,
-                (const float *)d->v.data + b * d->v.stride_batch + g * d->v.stride_head, d->v.stride_seq,
+                p->k + b * d->k.stride_batch + g * d->k.stride_head, d->k.stride_seq,
+                p->v + b * d->v.stride_batch + g * d->v.stride_head, d->v.stride_seq,
                 d->mask.data ? (const float *)d->mask.data + b * d->mask.stride_batch + h * d->mask.stride_head
                              : NULL,
                 d->mask.stride_seq, KV_BLOCK, 0, 0.0f, 0, NULL,
@@ -317,8 +341,14 @@ static int mutate(reader *r, simdattn_forward_desc *d, const problem *p, float *
                 inside its allocation, which may be longer) */
         switch (take(r, 3)) {
         case 0: d->o = p->q + take(r, (unsigned)p->q_n); break;
-        case 1: d->o = p->k + take(r, (unsigned)p->k_ext); break;
-        default: d->o = p->v + take(r, (unsigned)p->v_ext); break;
+        case 1: /* K's range in its own element type */
+            d->o = p->k16 ? (float *)(void *)(p->k16 + 2 * take(r, (unsigned)p->k_ext / 2))
+                          : p->k + take(r, (unsigned)p->k_ext);
+            break;
+        default:
+            d->o = p->v16 ? (float *)(void *)(p->v16 + 2 * take(r, (unsigned)p->v_ext / 2))
+                          : p->v + take(r, (unsigned)p->v_ext);
+            break;
         }
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     case 11: /* the mask starting inside O's window */
@@ -356,9 +386,13 @@ static int mutate(reader *r, simdattn_forward_desc *d, const problem *p, float *
     case 18: { /* a stride whose extent, in bytes, reaches 2^64 − 64 or
                   beyond: past the end of the address space */
         if (d->batch < 2 && d->kv_len < 2) return -1;
-        size_t s = SIZE_MAX / 4 - take(r, 16);
-        if (d->batch >= 2) *(take(r, 2) ? &d->q.stride_batch : &d->k.stride_batch) = s;
-        else d->v.stride_seq = s;
+        size_t back = take(r, 16), kvs = sa_dtype_size(d->kv_dtype);
+        if (d->batch >= 2 && take(r, 2))
+            d->q.stride_batch = SIZE_MAX / sizeof(float) - back;
+        else if (d->batch >= 2)
+            d->k.stride_batch = SIZE_MAX / kvs - back;
+        else
+            d->v.stride_seq = SIZE_MAX / kvs - back;
         return SIMDATTN_ERR_SIZE_OVERFLOW;
     }
     case 19: /* a sequence so long that its extent overflows size_t (a
