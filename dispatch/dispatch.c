@@ -51,6 +51,8 @@ static void detect(int *avx2, int *avx512) {
     if (!__get_cpuid(1, &a, &b, &c, &d))
         return;
     int fma = (c >> 12) & 1;     /* CPUID.1:ECX.FMA[12] */
+    int f16c = (c >> 29) & 1;    /* CPUID.1:ECX.F16C[29]: vcvtph2ps (the
+                                    AVX2 set's fp16 KV cache) */
     int osxsave = (c >> 27) & 1; /* CPUID.1:ECX.OSXSAVE[27]: XGETBV usable */
     int avx = (c >> 28) & 1;     /* CPUID.1:ECX.AVX[28] */
     if (!osxsave || !avx)
@@ -69,7 +71,7 @@ static void detect(int *avx2, int *avx512) {
     int dq = (b >> 17) & 1;        /* AVX512DQ[17] */
     int bw = (b >> 30) & 1;        /* AVX512BW[30] */
     int vl = (b >> 31) & 1;        /* AVX512VL[31] */
-    *avx2 = os_ymm && cpu_avx2 && fma;
+    *avx2 = os_ymm && cpu_avx2 && fma && f16c;
     *avx512 = *avx2 && os_zmm && f && dq && bw && vl;
 }
 #endif
