@@ -25,14 +25,16 @@
  * ---------------------------------------------------------------------
  *  - Logits are x = scale·(q·k) + mask.  Every dot product (Q·Kᵀ and P·V)
  *    is one sequential chain of fused multiply-adds in its reduction
- *    index, and the softmax row sum follows one canonical 16-lane order,
- *    in every ISA: only exp differs between ISAs, and with
- *    SIMDATTN_DETERMINISTIC or SIMDATTN_FAST_EXP not even exp.
+ *    index, except the decode path's Q·Kᵀ (qk_kv: 16 such chains and a
+ *    fixed tree, see simdattn_kernels), and the softmax row sum follows
+ *    one canonical 16-lane order, in every ISA: only exp differs between
+ *    ISAs, and with SIMDATTN_DETERMINISTIC or SIMDATTN_FAST_EXP not even
+ *    exp.
  *  - Error bounds, per element, against the exact result of the same fp32
  *    inputs; u = 2^-24, γ_n = n·u/(1 − n·u), m the row's largest logit,
  *    B the number of KV blocks; first order, plus an absolute slack for
  *    subnormal results (exact terms and derivation: tests/oracle.c):
- *      Q·Kᵀ     |S − S*| ≤ γ_d·Σ_k |q_k·k_k|
+ *      Q·Kᵀ     |S − S*| ≤ γ_d·Σ_k |q_k·k_k|  (both orders)
  *      P·V      |O − O*| ≤ γ_(n+1)·(|α·O_in| + Σ_j |p_j·v_j|)
  *      exp      ≤ 1 ULP on (−∞, 0], all softmax uses (glibc expf in the
  *               scalar kernel, SLEEF u10 otherwise); with SIMDATTN_FAST_EXP

@@ -1,5 +1,9 @@
 /*
  * Fused attention forward, ISA-independent: it calls only the kernel table.
+ * This file is the tiled (prefill) path and the entry points; a forward of
+ * at most SIMDATTN_DECODE_MAX_Q query rows runs the decode path of
+ * kernels/decode.c (one pass over K/V per GQA group, split-KV with a
+ * log-sum-exp merge: the formulas are there), chosen in prepare().
  *
  * Algorithm (flash attention with an online softmax).  For one query row q
  * and keys/values k_j, v_j, with logits x_j = scale·q·k_j + mask_j:

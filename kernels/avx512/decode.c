@@ -71,7 +71,9 @@ SA_INLINE __m512 sum16x16(const __m512 *v) {
  * pass, in V), into L2 (prefetcht1).  The hardware prefetchers alone left
  * the kernels waiting on every K load (perf: 0.34 of the read bandwidth
  * at D128 fp32); measured at D128 fp32, 1 thread: 16 keys ahead into L1
- * 0.43, 32 keys 0.42, 64 keys (32 KiB) into L2 0.65, 128 keys 0.60.  A
+ * 0.43, 32 keys 0.42, 64 keys (32 KiB) into L2 0.65, 128 keys 0.60; V
+ * 64 or 128 KiB ahead instead of 32 changed nothing beyond the noise
+ * (±0.05 on this shared machine), nor did 64-key blocks in the driver.  A
  * distance in bytes keeps fp16/bf16 as far ahead in time.  Addresses past
  * the end of K or V are only prefetched, never loaded (a prefetch never
  * faults), and are formed as integers. */
