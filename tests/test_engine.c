@@ -546,6 +546,106 @@ START_TEST(engine_decode) {
 }
 END_TEST
 
+/* How far an fp16/bf16 KV cache moves the result from the unrounded fp32
+ * K and V.  Rounding to nearest gives k̃ = k(1 + θ), ṽ = v(1 + φ) with
+ * |θ|, |φ| ≤ ε = 2^-11 (fp16) or 2^-8 (bf16), plus an absolute 2^-25 for
+ * fp16 subnormals (none here: |k|, |v| ≥ 2^-10).  So logit j moves by at
+ * most Δ_j = scale·ε·Σ_c |q_c·k_jc|; each exact weight by a factor in
+ * [e^(−Δ_j−Δmax), e^(Δ_j+Δmax)] (numerator and normaliser); v_j by ε|v_j|:
+ *     |O(K̃,Ṽ) − O(K,V)| ≤ Σ_j w_j·|v_j|·((1 + ε)(e^(Δ_j+Δmax) − 1) + ε).
+ * The library's result on K̃, Ṽ obeys the oracle's fp32 bound on the
+ * widened values (widening is exact), so the check against the unrounded
+ * oracle is that bound plus this one (nearly attained in V's column 0,
+ * see below).  The test also requires the
+ * rounding to show somewhere (the result 8× closer to the widened inputs'
+ * exact output than to the unrounded one's), so a path that did not read
+ * the rounded cache would fail.
+ */
+START_TEST(engine_kv_rounding) {
+    enum { HQ = 4, D = 64 };
+    static const size_t NK[] = {600, 2 * SIMDATTN_DECODE_SPLIT_KEYS + 5};
+    for (int kv = SIMDATTN_F16; kv <= SIMDATTN_BF16; kv++)
+        for (size_t a = 0; a < N_OF(NK); a++) {
+            size_t nk = NK[a], nq = 1 + a;
+            double eps = kv == SIMDATTN_F16 ? 0x1p-11 : 0x1p-8;
+            rng r = rng_seed(9300 + (uint64_t)kv * 10 + a);
+            float *q = malloc(HQ * nq * D * sizeof(float)), *o = malloc(HQ * nq * D * sizeof(float));
+            float *k = malloc(nk * D * sizeof(float)), *v = malloc(nk * D * sizeof(float));
+            float *kw = malloc(nk * D * sizeof(float)), *vw = malloc(nk * D * sizeof(float));
+            uint16_t *kh = malloc(nk * D * sizeof(uint16_t)), *vh = malloc(nk * D * sizeof(uint16_t));
+            fill_uniform(&r, q, HQ * nq * D, -1, 1);
+            for (size_t i = 0; i < nk * D; i++) {
+                /* magnitudes in [2^-10, 1): normal fp16, relative rounding */
+                k[i] = (rng_uniform(&r) < 0.5 ? -1 : 1) * rng_range(&r, 0x1p-10f, 1.0f);
+                v[i] = (rng_uniform(&r) < 0.5 ? -1 : 1) * rng_range(&r, 0x1p-10f, 1.0f);
+                /* column 0 of V: one value whose rounding error is all but
+                 * ε (1 + ε − 2^-20 rounds down to 1), the same in every key,
+                 * so O's column 0 moves by that much whatever the weights:
+                 * the bound cannot be much smaller than derived */
+                if (i % D == 0)
+                    v[i] = (float)(1 + eps - 0x1p-20);
+                kh[i] = kv == SIMDATTN_F16 ? f32_to_f16(k[i]) : f32_to_bf16(k[i]);
+                vh[i] = kv == SIMDATTN_F16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
+                kw[i] = kv == SIMDATTN_F16 ? sa_f16_to_f32(kh[i]) : sa_bf16_to_f32(kh[i]);
+                vw[i] = kv == SIMDATTN_F16 ? sa_f16_to_f32(vh[i]) : sa_bf16_to_f32(vh[i]);
+            }
+            simdattn_forward_desc d = {0};
+            d.batch = 1; d.q_heads = HQ; d.kv_heads = 1; d.q_len = nq; d.kv_len = nk;
+            d.head_dim = D; d.kv_dtype = (simdattn_dtype)kv; d.isa = ISA;
+            d.q = (simdattn_tensor){q, HQ * nq * D, nq * D, D};
+            d.k = (simdattn_tensor){kh, nk * D, nk * D, D};
+            d.v = (simdattn_tensor){vh, nk * D, nk * D, D};
+            d.o = o; d.o_stride_batch = HQ * nq * D; d.o_stride_head = nq * D; d.o_stride_seq = D;
+            ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+            float scale = 1.0f / sqrtf((float)D);
+            double *o0 = malloc(nq * D * sizeof(double)), *ow = malloc(nq * D * sizeof(double));
+            double *bw = malloc(nq * D * sizeof(double)), *b0 = malloc(nq * D * sizeof(double));
+            double *delta = malloc(nk * sizeof(double)), *w = malloc(nk * sizeof(double));
+            int beyond = 0;
+            for (size_t h = 0; h < HQ; h++) {
+                oracle_head ohw = {nq, nk, D, scale, 0, q + h * nq * D, D, kw, D, vw, D,
+                                   NULL, 0, block_keys(), D, 0.0f, 0, NULL, 1.0,
+                                   oracle_splits(nq, HQ, nk)};
+                oracle_head oh0 = ohw;
+                oh0.k = k; oh0.v = v;
+                oracle_attention(&ohw, ow, bw);
+                oracle_attention(&oh0, o0, b0);
+                for (size_t i = 0; i < nq; i++) {
+                    const float *qi = q + (h * nq + i) * D;
+                    double mx = -INFINITY, dmax = 0, sum = 0;
+                    for (size_t j = 0; j < nk; j++) { /* exact logits, Δ_j */
+                        double as, x = scale * oracle_dot(qi, k + j * D, D, &as);
+                        delta[j] = scale * eps * as;
+                        w[j] = x;
+                        if (x > mx) mx = x;
+                        if (delta[j] > dmax) dmax = delta[j];
+                    }
+                    for (size_t j = 0; j < nk; j++) sum += (w[j] = exp(w[j] - mx));
+                    for (size_t e = 0; e < D; e++) {
+                        double pert = 0;
+                        for (size_t j = 0; j < nk; j++)
+                            pert += w[j] / sum * fabs(v[j * D + e]) *
+                                    ((1 + eps) * expm1(delta[j] + dmax) + eps);
+                        double got = o[(h * nq + i) * D + e], tol = bw[i * D + e];
+                        REQUIRE(fabs(got - ow[i * D + e]) <= tol, "%s kv=%d: vs widened oracle",
+                                simdattn_isa_name(ISA), kv);
+                        REQUIRE(fabs(got - o0[i * D + e]) <= tol + pert,
+                                "%s kv=%d nk=%zu h=%zu O[%zu][%zu]=%.9g unrounded %.9g tol %.3g + %.3g",
+                                simdattn_isa_name(ISA), kv, nk, h, i, e, got, o0[i * D + e], tol, pert);
+                        /* the rounding shows: the result sits far closer to
+                         * the widened inputs' exact output than to the
+                         * unrounded ones' */
+                        beyond |= fabs(got - o0[i * D + e]) > 8 * fabs(got - ow[i * D + e]);
+                    }
+                }
+            }
+            ck_assert_msg(beyond, "%s kv=%d: no sign of K/V rounding", simdattn_isa_name(ISA), kv);
+            free(q); free(o); free(k); free(v); free(kw); free(vw); free(kh); free(vh);
+            free(o0); free(ow); free(bw); free(b0); free(delta); free(w);
+        }
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * The task interface from a pthread pool
  * --------------------------------------------------------------------- */
@@ -903,6 +1003,7 @@ int main(void) {
     tcase_add_loop_test(tc, engine_combined, 0, test_isa_count);
     tcase_add_loop_test(tc, engine_decode, 0, test_isa_count);
     tcase_add_loop_test(tc, engine_task_phases, 0, test_isa_count);
+    tcase_add_loop_test(tc, engine_kv_rounding, 0, test_isa_count);
     tcase_add_loop_test(tc, engine_task_pool, 0, test_isa_count);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
