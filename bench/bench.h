@@ -29,6 +29,7 @@ void sab_register_forward(void);
 /* Calibration names: "fma/<isa>" is the FMA peak of that ISA, "read_bw"
  * the streaming read bandwidth. */
 #define SAB_READ_BW "read_bw"
+#define SAB_READ_BW_T2 "read_bw_t2" /* two threads, one half each */
 const char *sab_fma_peak(simdattn_isa isa); /* "fma/<isa>" */
 
 /*

@@ -13,7 +13,14 @@
  *                            (desc.kv_dtype): the cost of widening K as it
  *                            is packed and V once per work item
  *   forward/<isa>/D128       decode: 32 query heads over 8 KV heads (GQA),
- *                            Nq = 1, Nk = 4096, d = 128
+ *                            Nq = 1, Nk = 4096, d = 128, fp32 K/V
+ *   forward/<isa>/D128-f16, D128-bf16
+ *                            the same with an fp16 / bf16 KV cache
+ *   forward/<isa>/D128-32k, D128-f16-32k, D128-bf16-32k
+ *                            Nk = 32768 (split-KV: 16 splits per KV head)
+ *   forward/<isa>/D128…/t2   each decode case on 2 threads, bw_frac against
+ *                            peak/read_bw/t2 (the scalar set runs the
+ *                            Nk = 4096 ones on one thread only)
  *   forward/<isa>/N<n>_d<d>  1 head, Nq = Nk = n: a head_dim sweep at
  *                            n = 1024 and a sequence sweep at d = 128
  * Threads, GQA, windows and deterministic mode:
@@ -40,11 +47,12 @@
  * of that, the work a causal kernel has to do ("effective" GFLOP/s), and
  * windowed ones 4·d per visible (row, key) pair.
  * Decode also reports GBps/bw_frac over the bytes it must move: K and V of
- * every KV head, Q and O.  When those K/V would fit in the last-level cache
+ * every KV head (2 bytes an element in fp16/bf16), Q and O.  When those K/V would fit in the last-level cache
  * the case rotates over enough copies that each call finds its K/V evicted,
  * as a model's decode step does (every layer has its own cache), and the
  * label says so.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +70,6 @@ static const workload named[] = {
     {"P64", 1, 1, 1024, 1024, 64, 0, 0},
     {"P128", 1, 1, 2048, 2048, 128, 0, 0},
     {"P128c", 1, 1, 2048, 2048, 128, SIMDATTN_CAUSAL, 0},
-    {"D128", 32, 8, 1, 4096, 128, 0, 1},
     {"P64-fastexp", 1, 1, 1024, 1024, 64, SIMDATTN_FAST_EXP, 0},
     {"P128-fastexp", 1, 1, 2048, 2048, 128, SIMDATTN_FAST_EXP, 0},
     {"P128c-fastexp", 1, 1, 2048, 2048, 128, SIMDATTN_CAUSAL | SIMDATTN_FAST_EXP, 0},
@@ -103,6 +110,18 @@ static const engine_case engine[] = {
     {{"P128c", 1, 1, 2048, 2048, 128, SIMDATTN_CAUSAL, 0}, 0, 2, 2},
 };
 static const unsigned thread_counts[] = {1, 2, 4, 8, 16};
+
+/* Decode (D128 and its K/V types and lengths), each on 1 and 2 threads. */
+typedef struct decode_case {
+    const char *name;
+    size_t nk;
+    simdattn_dtype kv;
+} decode_case;
+static const decode_case decode[] = {
+    {"D128", 4096, SIMDATTN_F32},      {"D128-f16", 4096, SIMDATTN_F16},
+    {"D128-bf16", 4096, SIMDATTN_BF16}, {"D128-32k", 32768, SIMDATTN_F32},
+    {"D128-f16-32k", 32768, SIMDATTN_F16}, {"D128-bf16-32k", 32768, SIMDATTN_BF16},
+};
 /* The scalar reference runs near 1 GFLOP/s: of these it runs only
  * workloads of at most P128's 2.1 GFLOP a call (counted without causality
  * or windows, so a causal or windowed case keeps its full-attention
@@ -245,7 +264,7 @@ static const char *fwd_run(void *ctx) {
 }
 
 /* Static storage: the shim hands these to setup for the whole run. */
-static fwd_arg args[SIMDATTN_ISA_COUNT * 48];
+static fwd_arg args[SIMDATTN_ISA_COUNT * 64];
 static size_t nargs;
 
 /* Registers workload w with window `window` on `threads` threads (0: one
@@ -272,7 +291,8 @@ static void add_case(simdattn_isa isa, workload w, size_t window, unsigned threa
     else
         snprintf(name, sizeof name, "forward/%s/N%zu_d%zu",
                  simdattn_isa_name(isa), w.nq, w.d);
-    double kv = 2.0 * w.kv_heads * w.nk * w.d * sizeof(float);
+    double kv = 2.0 * w.kv_heads * w.nk * w.d *
+                (kv_dtype == SIMDATTN_F32 ? sizeof(float) : sizeof(uint16_t));
     double bytes = kv + 2.0 * w.q_heads * w.nq * w.d * sizeof(float);
     if (w.decode) {
         double llc = (double)sab_llc_bytes();
@@ -301,7 +321,7 @@ static void add_case(simdattn_isa isa, workload w, size_t window, unsigned threa
         .flops = flops,
         .bytes = w.decode ? bytes : 0,
         .flop_peak = sab_fma_peak(isa),
-        .byte_peak = w.decode ? SAB_READ_BW : NULL,
+        .byte_peak = !w.decode ? NULL : threads > 1 ? SAB_READ_BW_T2 : SAB_READ_BW,
         .label = label,
         .threads = threads > 1 ? threads : 0, /* /t1 runs on the calling thread */
     });
@@ -335,6 +355,16 @@ void sab_register_forward(void) {
             if (isas[i] == SIMDATTN_ISA_SCALAR && len > SCALAR_MAX_N)
                 continue;
             add(isas[i], (workload){NULL, 1, 1, len, len, SEQ_SWEEP_D, 0, 0});
+        }
+        for (size_t k = 0; k < sizeof decode / sizeof decode[0]; k++) {
+            const decode_case *e = &decode[k];
+            workload w = {e->name, 32, 8, 1, e->nk, 128, 0, 1};
+            int scalar = isas[i] == SIMDATTN_ISA_SCALAR;
+            if (scalar && e->nk > 2 * SCALAR_MAX_N)
+                continue;
+            add_case(isas[i], w, 0, 0, e->kv);
+            if (!scalar && max_threads >= 2)
+                add_case(isas[i], w, 0, 2, e->kv);
         }
         /* threads, GQA, windows, deterministic mode */
         for (size_t k = 0; k < sizeof engine / sizeof engine[0]; k++) {

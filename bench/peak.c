@@ -5,7 +5,10 @@
  *   peak/read_bw    one thread streaming through a buffer of at least
  *                   1 GiB and 8× the last-level cache, so every byte comes
  *                   from memory: the byte rate bw_frac divides by
+ *   peak/read_bw/t2 the same buffer read by two threads, one half each:
+ *                   the ceiling of the two-thread (/t2) cases
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +78,40 @@ static const char *read_run(void *ctx) {
     return NULL;
 }
 
+/* Half `h` of the buffer, for the two-thread read. */
+typedef struct read_half {
+    const read_ctx *c;
+    int h;
+    uint64_t x;
+} read_half;
+
+static void *read_half_run(void *arg) {
+    read_half *r = arg;
+    size_t n = r->c->words / 8 * 4, lo = r->h ? n : 0;
+    size_t hi = r->h ? r->c->words / 4 * 4 : n;
+    const uint64_t *p = r->c->p;
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (size_t i = lo; i + 4 <= hi; i += 4) {
+        a0 ^= p[i];
+        a1 ^= p[i + 1];
+        a2 ^= p[i + 2];
+        a3 ^= p[i + 3];
+    }
+    r->x = a0 ^ a1 ^ a2 ^ a3;
+    return NULL;
+}
+
+static const char *read_run_t2(void *ctx) {
+    read_half r[2] = {{ctx, 0, 0}, {ctx, 1, 0}};
+    pthread_t th;
+    if (pthread_create(&th, NULL, read_half_run, &r[1]) != 0)
+        return "pthread_create failed";
+    read_half_run(&r[0]);
+    pthread_join(th, NULL);
+    sink = (float)(r[0].x ^ r[1].x);
+    return NULL;
+}
+
 static void read_teardown(void *ctx) {
     read_ctx *c = ctx;
     free(c->p);
@@ -110,5 +147,18 @@ void sab_register_peaks(void) {
         .calibrates = SAB_READ_BW,
         .byte_peak = SAB_READ_BW,
         .label = label,
+    });
+    snprintf(label, sizeof label, "%zu MiB buffer, 2 threads",
+             read_bytes() >> 20);
+    sab_add(&(sab_case){
+        .name = "peak/read_bw/t2",
+        .setup = read_setup,
+        .run = read_run_t2,
+        .teardown = read_teardown,
+        .bytes = (double)(read_bytes() / 32 * 32),
+        .calibrates = SAB_READ_BW_T2,
+        .byte_peak = SAB_READ_BW_T2,
+        .label = label,
+        .threads = 2, /* timed in wall time */
     });
 }

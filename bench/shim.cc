@@ -80,17 +80,20 @@ double measure(const Case &k) {
     if (c.setup && !ctx)
         return 0.0;
     double rate = 0.0;
-    double t0 = cpu_seconds();
+    // CPU time, or wall time for a calibration on several threads (process
+    // CPU time would add their seconds up)
+    auto now = [&c] { return c.threads ? wall_seconds() : cpu_seconds(); };
+    double t0 = now();
     const char *err = c.run(ctx);
-    double first = cpu_seconds() - t0;
+    double first = now() - t0;
     if (!err && work > 0) {
         long per_chunk = first >= chunk_s ? 1 : static_cast<long>(chunk_s / (first > 1e-9 ? first : 1e-9)) + 1;
         double total = 0.0;
         for (int n = 0; !err && (n < 3 || total < calib_s); n++) {
-            double s = cpu_seconds();
+            double s = now();
             for (long i = 0; i < per_chunk && !err; i++)
                 err = c.run(ctx);
-            double dt = cpu_seconds() - s;
+            double dt = now() - s;
             total += dt;
             if (dt > 0 && work * static_cast<double>(per_chunk) / dt > rate)
                 rate = work * static_cast<double>(per_chunk) / dt;

@@ -53,7 +53,8 @@ static void detect(int *avx2, int *avx512) {
     int fma = (c >> 12) & 1;     /* CPUID.1:ECX.FMA[12] */
     int osxsave = (c >> 27) & 1; /* CPUID.1:ECX.OSXSAVE[27]: XGETBV usable */
     int avx = (c >> 28) & 1;     /* CPUID.1:ECX.AVX[28] */
-    int f16c = (c >> 29) & 1;    /* CPUID.1:ECX.F16C[29]: vcvtph2ps */
+    int f16c = (c >> 29) & 1;    /* CPUID.1:ECX.F16C[29]: vcvtph2ps (the
+                                    AVX2 set's fp16 KV cache) */
     if (!osxsave || !avx)
         return;
     unsigned long long xcr0 = xgetbv0();

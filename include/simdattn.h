@@ -26,14 +26,16 @@
  * ---------------------------------------------------------------------
  *  - Logits are x = scale·(q·k) + mask.  Every dot product (Q·Kᵀ and P·V)
  *    is one sequential chain of fused multiply-adds in its reduction
- *    index, and the softmax row sum follows one canonical 16-lane order,
- *    in every ISA: only exp differs between ISAs, and with
- *    SIMDATTN_DETERMINISTIC or SIMDATTN_FAST_EXP not even exp.
+ *    index, except the decode path's Q·Kᵀ (qk_kv: 16 such chains and a
+ *    fixed tree, see simdattn_kernels), and the softmax row sum follows
+ *    one canonical 16-lane order, in every ISA: only exp differs between
+ *    ISAs, and with SIMDATTN_DETERMINISTIC or SIMDATTN_FAST_EXP not even
+ *    exp.
  *  - Error bounds, per element, against the exact result of the same fp32
  *    inputs; u = 2^-24, γ_n = n·u/(1 − n·u), m the row's largest logit,
  *    B the number of KV blocks; first order, plus an absolute slack for
  *    subnormal results (exact terms and derivation: tests/oracle.c):
- *      Q·Kᵀ     |S − S*| ≤ γ_d·Σ_k |q_k·k_k|
+ *      Q·Kᵀ     |S − S*| ≤ γ_d·Σ_k |q_k·k_k|  (both orders)
  *      P·V      |O − O*| ≤ γ_(n+1)·(|α·O_in| + Σ_j |p_j·v_j|)
  *      exp      ≤ 1 ULP on (−∞, 0], all softmax uses (glibc expf in the
  *               scalar kernel, SLEEF u10 otherwise); with SIMDATTN_FAST_EXP
@@ -278,6 +280,25 @@ typedef struct simdattn_kernels {
      * dst must not overlap. */
     void (*widen)(simdattn_dtype dtype, size_t n, const uint16_t *src,
                   float *dst);
+    /* Decode-path kernels (simdattn_forward with q_len ≤ 8, see "Decode
+     * path" below): K and V read as they lie in a KV cache, row-major, in
+     * element type `dt` (fp32, or fp16/bf16 bit patterns widened exactly
+     * in registers); no packing.
+     * qk_kv: S[i·lds + j] = Σ_c Q[i·ldq + c]·K_j[c]   (i < m, j < n), in
+     * the canonical 16-lane order: d is padded with zeros to a multiple of
+     * 16, lane l is one fma chain over c ≡ l (mod 16) in increasing c,
+     * starting from +0, and the 16 lanes are summed as the softmax sums
+     * (l + l+8, then l+4, l+2, l+1).  The same bits on every ISA; bound
+     * |S − S*| ≤ γ_d·Σ_c |q_c·k_c| (each chain ⌈d/16⌉ terms plus the 4
+     * tree additions, never more than d roundings). */
+    void (*qk_kv)(size_t m, size_t n, size_t d, const float *q, size_t ldq,
+                  const void *k, size_t ldk, simdattn_dtype dt, float *s,
+                  size_t lds);
+    /* pv_kv: pv's contract and rounding (one sequential fma chain in j
+     * per element, after alpha·O), with V in element type `dt`. */
+    void (*pv_kv)(size_t m, size_t n, size_t dv, const float *p, size_t ldp,
+                  const void *v, size_t ldv, simdattn_dtype dt,
+                  const float *alpha, float *o, size_t ldo);
 } simdattn_kernels;
 
 /* Table of `isa` (AUTO: the active one), or NULL if it is not supported. */
@@ -428,6 +449,12 @@ typedef struct simdattn_forward_desc {
      * and KV head, K packed once; 0: unknown, the finest items).  The
      * result is the same bits for every value. */
     unsigned threads;
+    /* Task interface only (ignored by simdattn_forward): caller memory of
+     * simdattn_forward_task_phases' partials_bytes for the split-KV
+     * partials of the decode path, which lets the splits of one KV head
+     * run as separate items (two phases, see there).  NULL: each item
+     * runs every split of its KV head itself (one phase). */
+    void *partials;
 } simdattn_forward_desc;
 
 /*
@@ -475,6 +502,35 @@ typedef struct simdattn_forward_desc {
  * then run unchanged (forward/<isa>/P128-f16 and -bf16 run at 1.00× the
  * time of fp32 P128 with AVX-512 on Zen 4, 0.95× with AVX2).
  */
+
+/*
+ * Decode path.  When q_len ≤ SIMDATTN_DECODE_MAX_Q and the rows of one GQA
+ * group, (q_heads / kv_heads)·q_len, are at most SIMDATTN_DECODE_MAX_ROWS,
+ * the forward decodes: for each (batch entry, KV head) all of the group's
+ * query rows go against one pass over their K and V rows, read as they
+ * lie (no packing; kernels qk_kv and pv_kv), in online-softmax blocks of
+ * 256 keys starting at the first visible key rounded down to 32, as the
+ * tiled path's blocks.  Everything above applies
+ * (visibility, masks, soft-capping, d_v, flags, NaN policy); fp16 and
+ * bf16 KV (kv_dtype) are supported on this path only, and any other
+ * forward with kv_dtype ≠ SIMDATTN_F32 returns UNSUPPORTED_ISA.
+ *
+ * Split-KV.  The blocks of a KV head are cut into splits of
+ * SIMDATTN_DECODE_SPLIT_KEYS keys (the last may be shorter); a forward
+ * has ⌈kv_len / SIMDATTN_DECODE_SPLIT_KEYS⌉ splits per KV head, a number
+ * that depends on kv_len only, never on threads, so the bits do not
+ * either.  Each split reduces its keys to a partial (max m_c, sum l_c,
+ * unnormalised output Õ_c) per row, and a merge combines them exactly:
+ * a_c = e^(m_c − M) with M = max m_c (the online softmax kernel on the
+ * row of m_c), l = Σ a_c·l_c and O = (Σ a_c·Õ_c) / l (the pv kernel).
+ * With one split the result is the tiled path's arithmetic; each further
+ * split adds at most one rescale level to the forward bound (tests/
+ * oracle.c, its `splits`).  simdattn_forward runs the splits of every KV
+ * head as separate items when it has more than one thread.
+ */
+#define SIMDATTN_DECODE_MAX_Q 8
+#define SIMDATTN_DECODE_MAX_ROWS 64
+#define SIMDATTN_DECODE_SPLIT_KEYS 2048
 
 /*
  * Fused attention forward.  Errors:
@@ -532,6 +588,27 @@ SIMDATTN_API simdattn_status simdattn_forward(const simdattn_forward_desc *desc)
 SIMDATTN_API simdattn_status simdattn_forward_tasks(
     const simdattn_forward_desc *desc, size_t *count,
     size_t *workspace_bytes);
+/*
+ * Two phases, for split-KV on the engine's threads.  partials_bytes gets
+ * the bytes desc->partials must hold for the splits of a decode forward to
+ * run as separate items (0 when the forward has nothing to split: then
+ * desc->partials is ignored).  first_merge gets the number of items of the
+ * first phase for desc as given: with desc->partials set (and
+ * partials_bytes > 0) items [0, first_merge) each compute one split into
+ * desc->partials, and items [first_merge, count) each merge one KV head's
+ * splits into O; every item of the first phase must have returned before
+ * any item of the second starts (a barrier), and within a phase the rules
+ * above hold.  Otherwise first_merge = count: one phase, as above.  The
+ * partials memory must be aligned to 4 bytes (64 recommended), overlap no
+ * tensor of desc nor any item's workspace, and is used by the call alone
+ * until its last item returns; O gets the same bits either way.  Errors
+ * as simdattn_forward_tasks (INVALID_ARGUMENT for NULL outputs, and for a
+ * misaligned or overlapping desc->partials when it is used; run_task
+ * checks the same).
+ */
+SIMDATTN_API simdattn_status simdattn_forward_task_phases(
+    const simdattn_forward_desc *desc, size_t *first_merge,
+    size_t *partials_bytes);
 SIMDATTN_API simdattn_status simdattn_forward_run_task(
     const simdattn_forward_desc *desc, size_t index, void *workspace);
 

@@ -1,5 +1,9 @@
 /*
  * Fused attention forward, ISA-independent: it calls only the kernel table.
+ * This file is the tiled (prefill) path and the entry points; a forward of
+ * at most SIMDATTN_DECODE_MAX_Q query rows runs the decode path of
+ * kernels/decode.c (one pass over K/V per GQA group, split-KV with a
+ * log-sum-exp merge: the formulas are there), chosen in prepare().
  *
  * Algorithm (flash attention with an online softmax).  For one query row q
  * and keys/values k_j, v_j, with logits x_j = scale·q·k_j + mask_j:
@@ -176,6 +180,8 @@ typedef struct plan {
     size_t kbuf_floats, vw_floats; /* 16-bit K/V only: one K panel widened,
                                       and V widened (0 for fp32) */
     sa_span in[6], out; /* q, k, v, mask, key_mask, kv_lens; o */
+    int decode;         /* the decode path (kernels/decode.c) runs it */
+    sa_decode_plan dp;
 } plan;
 
 /* Validates d, resolves its ISA and sizes items for `workers` threads
@@ -300,6 +306,18 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl,
     pl->window = (ptrdiff_t)(d->window < nq + nk ? d->window : nq + nk);
     pl->causal = (d->flags & SIMDATTN_CAUSAL) != 0;
     pl->xflags = d->flags & SA_EXP_FLAGS;
+    pl->in[0] = q; pl->in[1] = k; pl->in[2] = v;
+    pl->in[3] = m; pl->in[4] = km; pl->in[5] = kl;
+    pl->out = o;
+    pl->decode = sa_decode_plan_init(&pl->dp, d, t, pl->scale, pl->window,
+                                     NULL, &ovf);
+    if (pl->decode) {
+        if (ovf)
+            return SIMDATTN_ERR_SIZE_OVERFLOW;
+        pl->count = pl->dp.count;
+        pl->ws_floats = pl->dp.ws_floats;
+        return SIMDATTN_OK;
+    }
     size_t kp = simdattn_packed_k_size(t, nk, dk);
     if (kp == 0)
         ovf = 1;
@@ -331,9 +349,6 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl,
     sa_mul(pl->ws_floats, sizeof(float), &ovf);
     if (ovf)
         return SIMDATTN_ERR_SIZE_OVERFLOW;
-    pl->in[0] = q; pl->in[1] = k; pl->in[2] = v;
-    pl->in[3] = m; pl->in[4] = km; pl->in[5] = kl;
-    pl->out = o;
     return SIMDATTN_OK;
 }
 
@@ -512,6 +527,10 @@ static void widen_item(const plan *pl, const uint16_t *k, const uint16_t *v,
  * is the last chunk, the one whose rows see the most keys under
  * causality, so a scheduler taking items in order starts the longest. */
 static void run_item(const plan *pl, size_t index, float *ws) {
+    if (pl->decode) {
+        sa_decode_run(&pl->dp, index, ws);
+        return;
+    }
     const simdattn_forward_desc *d = pl->d;
     const size_t hk = d->kv_heads, per_chunk = d->batch * hk;
     const size_t c = index / per_chunk;
@@ -553,13 +572,34 @@ static void run_item(const plan *pl, size_t index, float *ws) {
                  tile_ws);
 }
 
+/* prepare() for the task interface: also takes up desc->partials (the
+ * decode path's two phases) after checking it. */
+static simdattn_status prepare_tasks(const simdattn_forward_desc *d,
+                                     plan *pl) {
+    simdattn_status st = prepare(d, pl, d ? d->threads : 0);
+    if (st != SIMDATTN_OK || !pl->decode || pl->dp.splits < 2 ||
+        !d->partials)
+        return st;
+    int ovf = 0;
+    sa_span ps = sa_span_of(d->partials, pl->dp.partial_total, &ovf);
+    if (ovf || (uintptr_t)d->partials % sizeof(float) != 0 ||
+        sa_spans_overlap(ps, pl->out))
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    for (int i = 0; i < 6; i++)
+        if (sa_spans_overlap(ps, pl->in[i]))
+            return SIMDATTN_ERR_INVALID_ARGUMENT;
+    sa_decode_set_partials(&pl->dp, d->partials);
+    pl->count = pl->dp.count;
+    return SIMDATTN_OK;
+}
+
 simdattn_status simdattn_forward_tasks(const simdattn_forward_desc *d,
                                        size_t *count,
                                        size_t *workspace_bytes) {
     plan pl;
     if (!count || !workspace_bytes)
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    simdattn_status st = prepare(d, &pl, d ? d->threads : 0);
+    simdattn_status st = prepare_tasks(d, &pl);
     if (st != SIMDATTN_OK)
         return st;
     *count = pl.count;
@@ -567,10 +607,25 @@ simdattn_status simdattn_forward_tasks(const simdattn_forward_desc *d,
     return SIMDATTN_OK;
 }
 
+simdattn_status simdattn_forward_task_phases(const simdattn_forward_desc *d,
+                                             size_t *first_merge,
+                                             size_t *partials_bytes) {
+    plan pl;
+    if (!first_merge || !partials_bytes)
+        return SIMDATTN_ERR_INVALID_ARGUMENT;
+    simdattn_status st = prepare_tasks(d, &pl);
+    if (st != SIMDATTN_OK)
+        return st;
+    int split = pl.decode && pl.dp.splits > 1;
+    *first_merge = pl.decode ? pl.dp.first_merge : pl.count;
+    *partials_bytes = split ? pl.dp.partial_total * sizeof(float) : 0;
+    return SIMDATTN_OK;
+}
+
 simdattn_status simdattn_forward_run_task(const simdattn_forward_desc *d,
                                           size_t index, void *workspace) {
     plan pl;
-    simdattn_status st = prepare(d, &pl, d ? d->threads : 0);
+    simdattn_status st = prepare_tasks(d, &pl);
     if (st != SIMDATTN_OK)
         return st;
     if (index >= pl.count || !workspace ||
@@ -583,6 +638,11 @@ simdattn_status simdattn_forward_run_task(const simdattn_forward_desc *d,
     for (int i = 0; i < 6; i++)
         if (sa_spans_overlap(ws, pl.in[i]))
             return SIMDATTN_ERR_INVALID_ARGUMENT;
+    if (pl.decode && pl.dp.partials) {
+        sa_span ps = sa_span_of(pl.dp.partials, pl.dp.partial_total, &ovf);
+        if (sa_spans_overlap(ws, ps))
+            return SIMDATTN_ERR_INVALID_ARGUMENT;
+    }
     run_item(&pl, index, workspace);
     return SIMDATTN_OK;
 }
@@ -596,8 +656,10 @@ simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
     simdattn_status st = prepare(d, &pl, threads);
     if (st != SIMDATTN_OK)
         return st;
-    if (threads > pl.count)
-        threads = pl.count;
+    /* the most items a phase can have: a decode forward's splits */
+    size_t most = pl.decode ? pl.dp.heads * pl.dp.splits : pl.count;
+    if (threads > most)
+        threads = most;
     if (threads > INT_MAX)
         threads = INT_MAX;
     int ovf = 0;
@@ -608,18 +670,40 @@ simdattn_status simdattn_forward(const simdattn_forward_desc *d) {
     float *ws = aligned_alloc(64, bytes); /* bytes: whole 64-byte lines */
     if (!ws)
         return SIMDATTN_ERR_OUT_OF_MEMORY;
+    /* Decoding on several threads: each split its own item, then the
+     * merges (the same bits as one item per KV head running its splits). */
+    float *partials = NULL;
+    if (threads > 1 && pl.decode && pl.dp.splits > 1) {
+        partials = aligned_alloc(64, pl.dp.partial_total * sizeof(float));
+        if (!partials) {
+            free(ws);
+            return SIMDATTN_ERR_OUT_OF_MEMORY;
+        }
+        sa_decode_set_partials(&pl.dp, partials);
+        pl.count = pl.dp.count;
+    }
+    const size_t first = pl.decode ? pl.dp.first_merge : pl.count;
     if (threads == 1) {
         for (size_t i = 0; i < pl.count; i++)
             run_item(&pl, i, ws);
     } else {
 #ifdef _OPENMP
         /* dynamic, one item at a time: items differ in cost (causal tiles,
-         * ragged lengths) and are numbered heaviest first */
-#pragma omp parallel for num_threads((int)threads) schedule(dynamic, 1)
-        for (size_t i = 0; i < pl.count; i++)
-            run_item(&pl, i, ws + (size_t)omp_get_thread_num() * pl.ws_floats);
+         * ragged lengths) and are numbered heaviest first; the loop's end
+         * is the barrier between the decode path's two phases */
+#pragma omp parallel num_threads((int)threads)
+        {
+            float *mine = ws + (size_t)omp_get_thread_num() * pl.ws_floats;
+#pragma omp for schedule(dynamic, 1)
+            for (size_t i = 0; i < first; i++)
+                run_item(&pl, i, mine);
+#pragma omp for schedule(dynamic, 1)
+            for (size_t i = first; i < pl.count; i++)
+                run_item(&pl, i, mine);
+        }
 #endif
     }
+    free(partials);
     free(ws);
     return SIMDATTN_OK;
 }

@@ -53,6 +53,13 @@ typedef void sa_softcap_fn(size_t m, size_t n, float scale, float cap,
                            float *s, size_t lds, unsigned flags);
 typedef void sa_widen_fn(simdattn_dtype dtype, size_t n, const uint16_t *src,
                          float *dst);
+typedef void sa_qk_kv_fn(size_t m, size_t n, size_t d, const float *q,
+                         size_t ldq, const void *k, size_t ldk,
+                         simdattn_dtype dt, float *s, size_t lds);
+typedef void sa_pv_kv_fn(size_t m, size_t n, size_t dv, const float *p,
+                         size_t ldp, const void *v, size_t ldv,
+                         simdattn_dtype dt, const float *alpha, float *o,
+                         size_t ldo);
 #define SA_EXTRA(ENUM, tok, op) sa_##op##_fn sa_##op##_##tok;
 #include "extra.inc"
 #undef SA_EXTRA
@@ -85,6 +92,35 @@ static inline float sa_bf16_to_f32(uint16_t h) {
     union { uint32_t u; float f; } c = {(uint32_t)h << 16};
     return c.f;
 }
+
+/* Decode path (kernels/decode.c): everything a forward that decodes
+ * derives from its validated descriptor.  Items are numbered as
+ * simdattn.h's task phases say: with `partials`, B·H_kv·splits split
+ * items then B·H_kv merge items; without, B·H_kv items that run every
+ * split of their KV head (partials in their own workspace). */
+typedef struct sa_decode_plan {
+    const simdattn_forward_desc *d;
+    const simdattn_kernels *t;
+    size_t dk, dv, group, m, splits, heads; /* heads: B·H_kv */
+    size_t ldq, ldp;         /* Q copy row stride; partial row stride */
+    size_t part_floats;      /* one (b, g, split) partial: m·ldp */
+    size_t ws_floats, partial_total, count, first_merge;
+    float scale, cap;
+    ptrdiff_t window;
+    int causal;
+    unsigned xflags;
+    float *partials;         /* caller's partials (task interface), or NULL */
+} sa_decode_plan;
+/* 1 and *p filled if d decodes (sizes already validated; *ovf set on
+ * overflow), else 0.  partials: where split items keep their partials
+ * (NULL: one phase). */
+int sa_decode_plan_init(sa_decode_plan *p, const simdattn_forward_desc *d,
+                        const simdattn_kernels *t, float scale,
+                        ptrdiff_t window, float *partials, int *ovf);
+/* Switch the plan to two phases with the caller's partials (NULL: one). */
+void sa_decode_set_partials(sa_decode_plan *p, float *partials);
+/* Item `index` of the plan, on workspace ws (ws_floats floats). */
+void sa_decode_run(const sa_decode_plan *p, size_t index, float *ws);
 
 /* Generic K packing (layout in simdattn.h), any panel width nr. */
 void sa_pack_k(size_t nr, size_t n, size_t d, const float *k, size_t ldk,

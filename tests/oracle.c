@@ -35,7 +35,7 @@
  *                                divides them)
  * Here n counts the keys of the row's whole interval (computed blocks may
  * hold removed keys, which add exact zeros but still count as terms) and
- * blocks = ⌈nk/block⌉ (+1 with a window, whose tiles start their blocks
+ * blocks = ⌈nk/block⌉ + splits (+1 with a window, whose tiles start their blocks
  * at their first visible key), at least the number the driver visits.
  * This is the first-order bound; the second-order terms (products of two
  * u-sized terms, < 1e-13 relative here) are covered by taking expm1 of the
@@ -152,8 +152,12 @@ void oracle_attention_kv(const oracle_head *h, double kv_u, double kv_abs,
             if (w[j] > 0 && eta > eta_max)
                 eta_max = eta;
         }
-        /* a window's tiles start their blocks off the block grid */
-        size_t blocks = (nk + h->block - 1) / h->block + (h->window != 0);
+        /* a window's tiles start their blocks off the block grid; each
+         * split-KV merge is one more rescale level (a_c = exp(m_c − M),
+         * one rounding each for a_c·l_c and a_c·Õ_c in their fma chains
+         * over the splits): counted as one more block per split */
+        size_t blocks = (nk + h->block - 1) / h->block + (h->window != 0) +
+                        h->splits;
         double eps = eta_max + gamma_n((double)span) +
                      blocks * (2 * u * k_exp + 2 * u) +
                      u * (mx - mn) + gamma_n((double)(span + 2 * blocks)) +

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "simdattn.h"
+
 typedef struct oracle_head {
     size_t nq, nk, d;  /* nk: this entry's KV length (kv_lens[b] if given;
                           0 allowed) */
@@ -24,7 +26,18 @@ typedef struct oracle_head {
     const unsigned char *keep; /* NULL, or key j visible only if keep[j] */
     double exp_ulp;    /* the exp's error bound in ULPs (exp_mode.ulp);
                           0 means 1 (SLEEF u10, glibc) */
+    size_t splits;     /* split-KV partials the forward merges (decode
+                          path, simdattn.h); 0 or 1: none */
 } oracle_head;
+
+/* oracle_head.splits for a forward of nq query rows, `group` query heads
+ * per KV head and nk keys: the decode path's split count (simdattn.h), 0
+ * when the tiled path runs it. */
+static inline size_t oracle_splits(size_t nq, size_t group, size_t nk) {
+    int decode = nq <= SIMDATTN_DECODE_MAX_Q && group <= SIMDATTN_DECODE_MAX_ROWS &&
+                 group * nq <= SIMDATTN_DECODE_MAX_ROWS;
+    return decode ? (nk + SIMDATTN_DECODE_SPLIT_KEYS - 1) / SIMDATTN_DECODE_SPLIT_KEYS : 0;
+}
 
 /* o and bound: nq×dv, row-major.  A row with no visible key gets o = 0 and
  * bound = 0: the library must return exact zeros there. */

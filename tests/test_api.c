@@ -406,13 +406,15 @@ START_TEST(forward_arguments) {
      * space: (3·(2^62 − 6) + 4)·4 bytes = 2^64 − 56 */
     BAD(b.v.stride_seq = wrap / 3 - 5, SIMDATTN_ERR_SIZE_OVERFLOW);
     BAD(b.o_stride_seq = wrap / 3 - 5, SIMDATTN_ERR_SIZE_OVERFLOW);
-    /* head_dim 2^58: every tensor extent fits (2^60 bytes), the workspace
-     * (packed K plus a tile of Õ rows: at least 16·2^58 floats for any
-     * tile of 12 rows or more, see kernels/forward.c) does not */
+    /* head_dim 2^58: every tensor extent fits (2^60 bytes).  One query row
+     * decodes (kernels/decode.c), whose workspace (a copy of Q's row and
+     * one partial row: about 2^61 bytes) fits size_t but not in memory;
+     * the tiled path's (packed K plus a tile of Õ rows: at least 16·2^58
+     * floats for any tile of 12 rows or more) would not fit size_t. */
     BAD((b.head_dim = (size_t)1 << 58, b.q_heads = b.q_len = b.kv_len = 1,
          b.o_stride_seq = b.o_stride_head = b.o_stride_batch = 0,
          b.q.data = far(out, 60), b.k.data = far(out, 61), b.v.data = far(out, 62)),
-        SIMDATTN_ERR_SIZE_OVERFLOW);
+        SIMDATTN_ERR_OUT_OF_MEMORY);
     BAD(b.isa = OTHER_ISA, SIMDATTN_ERR_UNSUPPORTED_ISA);
     /* the KV element type */
     BAD(b.kv_dtype = SIMDATTN_DTYPE_COUNT, SIMDATTN_ERR_INVALID_ARGUMENT);

@@ -238,6 +238,8 @@ typedef struct fw_cfg {
 static const fw_cfg FW[] = {
     {1, 1, 1, 1, 1, 1},    {1, 1, 1, 7, 17, 13},   {1, 2, 1, 85, 129, 31},
     {1, 1, 1, 100, 300, 65}, {2, 4, 2, 19, 257, 9}, {1, 1, 1, 3, 385, 130},
+    /* the decode path with 3 KV splits (SIMDATTN_DECODE_SPLIT_KEYS 2048) */
+    {1, 8, 2, 2, 4100, 21},
 };
 
 START_TEST(forward_det_bitwise) {

@@ -46,10 +46,13 @@ typedef struct cfg {
     size_t window; /* 0 none */
     int lens;      /* per-entry KV lengths: 0 none, 1 ragged */
     float scale, cap;
+    simdattn_dtype kv; /* KV element type (fp16/bf16: decode shapes) */
 } cfg;
 
 typedef struct tensors {
     float *q, *k, *v, *mask, *obuf, *o;
+    uint16_t *k16, *v16; /* K and V as fp16/bf16 bits (cfg.kv ≠ F32); k
+                            and v then hold them widened, for the oracle */
     unsigned char *keep;
     size_t *lens;
     size_t qs[3], ks[3], vs[3], ms[3], os[3], keep_stride;
@@ -198,10 +201,22 @@ static tensors make(const cfg *c, rng *r) {
                         t.mask[b * t.ms[0] + h * t.ms[1] + i * t.ms[2] + j] = NAN;
         }
     }
+    if (c->kv != SIMDATTN_F32) { /* round K and V; the oracle gets the
+                                    widened values (exact) */
+        t.k16 = malloc(nk_el * sizeof(uint16_t));
+        t.v16 = malloc(nv_el * sizeof(uint16_t));
+        for (size_t i = 0; i < nk_el + nv_el; i++) {
+            float *x = i < nk_el ? &t.k[i] : &t.v[i - nk_el];
+            uint16_t *h = i < nk_el ? &t.k16[i] : &t.v16[i - nk_el];
+            *h = c->kv == SIMDATTN_F16 ? f32_to_f16(*x) : f32_to_bf16(*x);
+            *x = c->kv == SIMDATTN_F16 ? sa_f16_to_f32(*h) : sa_bf16_to_f32(*h);
+        }
+    }
     return t;
 }
 
 static void release(tensors *t) {
+    free(t->k16); free(t->v16);
     free(t->q); free(t->k); free(t->v); free(t->mask); free(t->obuf);
     free(t->keep); free(t->lens);
 }
@@ -213,8 +228,9 @@ static simdattn_forward_desc describe(const cfg *c, const tensors *t, simdattn_i
     d.scale = c->scale; d.softcap = c->cap;
     d.flags = c->flags;
     d.q = (simdattn_tensor){t->q, t->qs[0], t->qs[1], t->qs[2]};
-    d.k = (simdattn_tensor){t->k, t->ks[0], t->ks[1], t->ks[2]};
-    d.v = (simdattn_tensor){t->v, t->vs[0], t->vs[1], t->vs[2]};
+    d.k = (simdattn_tensor){t->k16 ? (void *)t->k16 : t->k, t->ks[0], t->ks[1], t->ks[2]};
+    d.v = (simdattn_tensor){t->v16 ? (void *)t->v16 : t->v, t->vs[0], t->vs[1], t->vs[2]};
+    d.kv_dtype = c->kv;
     d.o = t->o;
     d.o_stride_batch = t->os[0]; d.o_stride_head = t->os[1]; d.o_stride_seq = t->os[2];
     if (t->mask) d.mask = (simdattn_tensor){t->mask, t->ms[0], t->ms[1], t->ms[2]};
@@ -236,11 +252,36 @@ static void run_tasks_reversed(const simdattn_forward_desc *d) {
     free(ws);
 }
 
+/* The decode path's two phases (simdattn_forward_task_phases): split
+ * items into caller partials, then merge items, each phase in reverse
+ * order.  Returns 0 (nothing run) when the forward has nothing to split. */
+static int run_two_phases_reversed(simdattn_forward_desc d) {
+    size_t first, pbytes, count, bytes;
+    ck_assert_int_eq(simdattn_forward_task_phases(&d, &first, &pbytes), SIMDATTN_OK);
+    if (pbytes == 0) {
+        ck_assert_int_eq(simdattn_forward_tasks(&d, &count, &bytes), SIMDATTN_OK);
+        ck_assert_uint_eq(first, count); /* one phase */
+        return 0;
+    }
+    d.partials = malloc(pbytes);
+    ck_assert_int_eq(simdattn_forward_tasks(&d, &count, &bytes), SIMDATTN_OK);
+    ck_assert_int_eq(simdattn_forward_task_phases(&d, &first, &pbytes), SIMDATTN_OK);
+    ck_assert(first > 0 && first < count);
+    void *ws = malloc(bytes);
+    for (size_t i = first; i-- > 0;)
+        ck_assert_int_eq(simdattn_forward_run_task(&d, i, ws), SIMDATTN_OK);
+    for (size_t i = count; i-- > first;)
+        ck_assert_int_eq(simdattn_forward_run_task(&d, i, ws), SIMDATTN_OK);
+    free(ws);
+    free(d.partials);
+    return 1;
+}
+
 static void describe_cfg(const cfg *c, char *buf, size_t n) {
     snprintf(buf, n, "b=%zu hq=%zu hk=%zu nq=%zu nk=%zu d=%zu dv=%zu flags=%u bshd=%d mask=%d "
-             "keymask=%d window=%zu lens=%d scale=%g cap=%g",
+             "keymask=%d window=%zu lens=%d scale=%g cap=%g kv=%d",
              c->batch, c->hq, c->hk, c->nq, c->nk, c->d, c->dv, c->flags, c->bshd, c->mask,
-             c->keymask, c->window, c->lens, c->scale, c->cap);
+             c->keymask, c->window, c->lens, c->scale, c->cap, (int)c->kv);
 }
 
 static void check_cfg(const cfg *c, simdattn_isa isa, uint64_t seed) {
@@ -255,12 +296,14 @@ static void check_cfg(const cfg *c, simdattn_isa isa, uint64_t seed) {
     ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
     float *got = malloc(bytes);
     memcpy(got, t.o, bytes);
-    static const char *const runs[] = {"threads=2", "threads=3", "reversed tasks"};
-    for (int run = 0; run < 3; run++) {
+    static const char *const runs[] = {"threads=2", "threads=3", "reversed tasks",
+                                       "two task phases"};
+    for (int run = 0; run < 4; run++) {
         for (size_t i = 0; i < t.o_total; i++) t.o[i] = canary();
         d.threads = run == 0 ? 2 : run == 1 ? 3 : 1;
         if (run < 2) ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
-        else run_tasks_reversed(&d);
+        else if (run == 2) run_tasks_reversed(&d);
+        else if (!run_two_phases_reversed(d)) continue;
         ck_assert_msg(memcmp(got, t.o, bytes) == 0, "%s %s: %s differs from threads=1",
                       simdattn_isa_name(isa), what, runs[run]);
     }
@@ -297,7 +340,8 @@ static void check_cfg(const cfg *c, simdattn_isa isa, uint64_t seed) {
                 t.v + b * t.vs[0] + g * t.vs[1], t.vs[2],
                 t.mask ? t.mask + b * t.ms[0] + h * t.ms[1] : NULL, t.ms[2],
                 block_keys(), dv, c->cap, c->window,
-                t.keep ? t.keep + b * t.keep_stride : NULL, 1.0};
+                t.keep ? t.keep + b * t.keep_stride : NULL,
+                c->flags & SIMDATTN_FAST_EXP ? SIMDATTN_FAST_EXP_ULP : 1.0, oracle_splits(c->nq, c->hq / c->hk, c->nk)};
             oracle_attention(&oh, o, bound);
             for (size_t i = 0; i < c->nq; i++)
                 for (size_t e = 0; e < dv; e++) {
@@ -322,7 +366,7 @@ static void check_cfg(const cfg *c, simdattn_isa isa, uint64_t seed) {
  * covers head sizes), BHSD.  Sizes stay small because the suite also
  * runs under qemu, where every fp32 operation is emulated. */
 static cfg base(size_t nq, size_t nk) {
-    cfg c = {1, 2, 1, nq, nk, 8, 0, 0, 0, 0, 0, 0, 0, 0.0f, 0.0f};
+    cfg c = {1, 2, 1, nq, nk, 8, 0, 0, 0, 0, 0, 0, 0, 0.0f, 0.0f, SIMDATTN_F32};
     return c;
 }
 
@@ -465,12 +509,149 @@ START_TEST(engine_combined) {
 }
 END_TEST
 
+/* The decode path (q_len ≤ 8): every KV type, split counts 1 to 4 (and
+ * splits past a short entry's keys), GQA ratios 1, 3, 4, 5, 7 and 8 with
+ * 1 … 8 query rows, each configuration with a different mix of
+ * causality, windows, ragged lengths, key masks, additive masks,
+ * soft-capping, d_v ≠ d and the exp flags.  check_cfg runs each on 1, 2
+ * and 3 threads, as one-phase tasks and as two task phases (split items
+ * into caller partials, then merges): the same bits; against the oracle
+ * on the widened K and V (widening is exact, so the fp32 bound holds
+ * unchanged) with one more rescale level per split; deterministic runs
+ * against the scalar bits. */
+START_TEST(engine_decode) {
+    const size_t S = SIMDATTN_DECODE_SPLIT_KEYS;
+    const size_t NK[] = {1, 300, S, S + 1, 2 * S + 37, 3 * S + 5};
+    static const size_t HQ[] = {4, 3, 8, 5, 7, 16}, HK[] = {1, 1, 8, 1, 1, 2};
+    for (int kv = 0; kv < SIMDATTN_DTYPE_COUNT; kv++)
+        for (size_t a = 0; a < N_OF(NK); a++) {
+            size_t n = (size_t)kv * N_OF(NK) + a;
+            cfg c = base(1 + n % 8, NK[a]);
+            c.kv = (simdattn_dtype)kv;
+            c.hq = HQ[n % N_OF(HQ)]; c.hk = HK[n % N_OF(HK)];
+            c.batch = 1 + n % 2;
+            c.d = n % 3 == 0 ? 16 : n % 3 == 1 ? 5 : 21;
+            c.dv = n % 4 == 1 ? 19 : 0;
+            c.flags = (n % 2 ? SIMDATTN_CAUSAL : 0) |
+                      (n % 3 == 0 ? SIMDATTN_DETERMINISTIC : n % 3 == 1 ? SIMDATTN_FAST_EXP : 0);
+            c.bshd = n % 5 == 2;
+            c.window = n % 5 == 1 ? 700 : 0;
+            c.lens = n % 4 == 3;
+            c.keymask = n % 6 == 4 ? 1 : 0;
+            c.mask = n % 7 == 5 ? 1 + (int)(n % 8) : 0;
+            c.cap = n % 5 == 3 ? 4.0f : 0.0f;
+            c.scale = 0.5f;
+            check_cfg(&c, ISA, 8500 + n);
+        }
+}
+END_TEST
+
+/* How far an fp16/bf16 KV cache moves the result from the unrounded fp32
+ * K and V.  Rounding to nearest gives k̃ = k(1 + θ), ṽ = v(1 + φ) with
+ * |θ|, |φ| ≤ ε = 2^-11 (fp16) or 2^-8 (bf16), plus an absolute 2^-25 for
+ * fp16 subnormals (none here: |k|, |v| ≥ 2^-10).  So logit j moves by at
+ * most Δ_j = scale·ε·Σ_c |q_c·k_jc|; each exact weight by a factor in
+ * [e^(−Δ_j−Δmax), e^(Δ_j+Δmax)] (numerator and normaliser); v_j by ε|v_j|:
+ *     |O(K̃,Ṽ) − O(K,V)| ≤ Σ_j w_j·|v_j|·((1 + ε)(e^(Δ_j+Δmax) − 1) + ε).
+ * The library's result on K̃, Ṽ obeys the oracle's fp32 bound on the
+ * widened values (widening is exact), so the check against the unrounded
+ * oracle is that bound plus this one (nearly attained in V's column 0,
+ * see below).  The test also requires the
+ * rounding to show somewhere (the result 8× closer to the widened inputs'
+ * exact output than to the unrounded one's), so a path that did not read
+ * the rounded cache would fail.
+ */
+START_TEST(engine_kv_rounding) {
+    enum { HQ = 4, D = 64 };
+    static const size_t NK[] = {600, 2 * SIMDATTN_DECODE_SPLIT_KEYS + 5};
+    for (int kv = SIMDATTN_F16; kv <= SIMDATTN_BF16; kv++)
+        for (size_t a = 0; a < N_OF(NK); a++) {
+            size_t nk = NK[a], nq = 1 + a;
+            double eps = kv == SIMDATTN_F16 ? 0x1p-11 : 0x1p-8;
+            rng r = rng_seed(9300 + (uint64_t)kv * 10 + a);
+            float *q = malloc(HQ * nq * D * sizeof(float)), *o = malloc(HQ * nq * D * sizeof(float));
+            float *k = malloc(nk * D * sizeof(float)), *v = malloc(nk * D * sizeof(float));
+            float *kw = malloc(nk * D * sizeof(float)), *vw = malloc(nk * D * sizeof(float));
+            uint16_t *kh = malloc(nk * D * sizeof(uint16_t)), *vh = malloc(nk * D * sizeof(uint16_t));
+            fill_uniform(&r, q, HQ * nq * D, -1, 1);
+            for (size_t i = 0; i < nk * D; i++) {
+                /* magnitudes in [2^-10, 1): normal fp16, relative rounding */
+                k[i] = (rng_uniform(&r) < 0.5 ? -1 : 1) * rng_range(&r, 0x1p-10f, 1.0f);
+                v[i] = (rng_uniform(&r) < 0.5 ? -1 : 1) * rng_range(&r, 0x1p-10f, 1.0f);
+                /* column 0 of V: one value whose rounding error is all but
+                 * ε (1 + ε − 2^-20 rounds down to 1), the same in every key,
+                 * so O's column 0 moves by that much whatever the weights:
+                 * the bound cannot be much smaller than derived */
+                if (i % D == 0)
+                    v[i] = (float)(1 + eps - 0x1p-20);
+                kh[i] = kv == SIMDATTN_F16 ? f32_to_f16(k[i]) : f32_to_bf16(k[i]);
+                vh[i] = kv == SIMDATTN_F16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
+                kw[i] = kv == SIMDATTN_F16 ? sa_f16_to_f32(kh[i]) : sa_bf16_to_f32(kh[i]);
+                vw[i] = kv == SIMDATTN_F16 ? sa_f16_to_f32(vh[i]) : sa_bf16_to_f32(vh[i]);
+            }
+            simdattn_forward_desc d = {0};
+            d.batch = 1; d.q_heads = HQ; d.kv_heads = 1; d.q_len = nq; d.kv_len = nk;
+            d.head_dim = D; d.kv_dtype = (simdattn_dtype)kv; d.isa = ISA;
+            d.q = (simdattn_tensor){q, HQ * nq * D, nq * D, D};
+            d.k = (simdattn_tensor){kh, nk * D, nk * D, D};
+            d.v = (simdattn_tensor){vh, nk * D, nk * D, D};
+            d.o = o; d.o_stride_batch = HQ * nq * D; d.o_stride_head = nq * D; d.o_stride_seq = D;
+            ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+            float scale = 1.0f / sqrtf((float)D);
+            double *o0 = malloc(nq * D * sizeof(double)), *ow = malloc(nq * D * sizeof(double));
+            double *bw = malloc(nq * D * sizeof(double)), *b0 = malloc(nq * D * sizeof(double));
+            double *delta = malloc(nk * sizeof(double)), *w = malloc(nk * sizeof(double));
+            int beyond = 0;
+            for (size_t h = 0; h < HQ; h++) {
+                oracle_head ohw = {nq, nk, D, scale, 0, q + h * nq * D, D, kw, D, vw, D,
+                                   NULL, 0, block_keys(), D, 0.0f, 0, NULL, 1.0,
+                                   oracle_splits(nq, HQ, nk)};
+                oracle_head oh0 = ohw;
+                oh0.k = k; oh0.v = v;
+                oracle_attention(&ohw, ow, bw);
+                oracle_attention(&oh0, o0, b0);
+                for (size_t i = 0; i < nq; i++) {
+                    const float *qi = q + (h * nq + i) * D;
+                    double mx = -INFINITY, dmax = 0, sum = 0;
+                    for (size_t j = 0; j < nk; j++) { /* exact logits, Δ_j */
+                        double as, x = scale * oracle_dot(qi, k + j * D, D, &as);
+                        delta[j] = scale * eps * as;
+                        w[j] = x;
+                        if (x > mx) mx = x;
+                        if (delta[j] > dmax) dmax = delta[j];
+                    }
+                    for (size_t j = 0; j < nk; j++) sum += (w[j] = exp(w[j] - mx));
+                    for (size_t e = 0; e < D; e++) {
+                        double pert = 0;
+                        for (size_t j = 0; j < nk; j++)
+                            pert += w[j] / sum * fabs(v[j * D + e]) *
+                                    ((1 + eps) * expm1(delta[j] + dmax) + eps);
+                        double got = o[(h * nq + i) * D + e], tol = bw[i * D + e];
+                        REQUIRE(fabs(got - ow[i * D + e]) <= tol, "%s kv=%d: vs widened oracle",
+                                simdattn_isa_name(ISA), kv);
+                        REQUIRE(fabs(got - o0[i * D + e]) <= tol + pert,
+                                "%s kv=%d nk=%zu h=%zu O[%zu][%zu]=%.9g unrounded %.9g tol %.3g + %.3g",
+                                simdattn_isa_name(ISA), kv, nk, h, i, e, got, o0[i * D + e], tol, pert);
+                        /* the rounding shows: the result sits far closer to
+                         * the widened inputs' exact output than to the
+                         * unrounded ones' */
+                        beyond |= fabs(got - o0[i * D + e]) > 8 * fabs(got - ow[i * D + e]);
+                    }
+                }
+            }
+            ck_assert_msg(beyond, "%s kv=%d: no sign of K/V rounding", simdattn_isa_name(ISA), kv);
+            free(q); free(o); free(k); free(v); free(kw); free(vw); free(kh); free(vh);
+            free(o0); free(ow); free(bw); free(b0); free(delta); free(w);
+        }
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * The task interface from a pthread pool
  * --------------------------------------------------------------------- */
 typedef struct pool {
     const simdattn_forward_desc *desc;
-    size_t count, ws_bytes;
+    size_t count, ws_bytes; /* items next … count − 1 */
     atomic_size_t next;
     atomic_int failures;
 } pool;
@@ -500,9 +681,14 @@ static int serial_only(void) {
     return e && *e && strcmp(e, "0") != 0;
 }
 
-static void run_pool(const simdattn_forward_desc *d, int threads) {
+/* Items [first, end) of d (end 0: all) on a pool of `threads`. */
+static void run_pool_range(const simdattn_forward_desc *d, int threads, size_t first,
+                           size_t end) {
     pool p = {d, 0, 0, 0, 0};
     ck_assert_int_eq(simdattn_forward_tasks(d, &p.count, &p.ws_bytes), SIMDATTN_OK);
+    if (end)
+        p.count = end;
+    atomic_store(&p.next, first);
     pthread_t th[8];
     if (serial_only()) {
         pool_worker(&p);
@@ -514,6 +700,10 @@ static void run_pool(const simdattn_forward_desc *d, int threads) {
     }
     ck_assert_int_eq(atomic_load(&p.failures), 0);
     ck_assert_uint_ge(atomic_load(&p.next), p.count);
+}
+
+static void run_pool(const simdattn_forward_desc *d, int threads) {
+    run_pool_range(d, threads, 0, 0);
 }
 
 /* Pools of 1, 2, 3 and 7 threads give the bits of simdattn_forward, on a
@@ -536,6 +726,57 @@ START_TEST(engine_task_pool) {
         ck_assert_msg(memcmp(want, t.o, bytes) == 0, "%s: pool of %d differs",
                       simdattn_isa_name(ISA), POOL[a]);
     }
+    free(want);
+    release(&t);
+}
+END_TEST
+
+/* The decode path's two phases from the pool: split items into the
+ * caller's partials, the pool joined (the barrier), then the merge items;
+ * pools of 1, 2, 3 and 7 threads give the bits of simdattn_forward on 1
+ * and on 2 threads (a split per KV head of Nk = 3 splits + 11 keys, fp16
+ * KV, GQA 4:1, causal, ragged). */
+START_TEST(engine_task_phases) {
+    cfg c = base(2, 3 * SIMDATTN_DECODE_SPLIT_KEYS + 11);
+    c.batch = 2; c.hq = 8; c.hk = 2; c.d = 16;
+    c.flags = SIMDATTN_CAUSAL; c.lens = 1; c.kv = SIMDATTN_F16;
+    rng r = rng_seed(9100);
+    tensors t = make(&c, &r);
+    simdattn_forward_desc d = describe(&c, &t, ISA);
+    size_t bytes = t.o_total * sizeof(float);
+    ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+    float *want = malloc(bytes);
+    memcpy(want, t.o, bytes);
+    d.threads = 2;
+    ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
+    ck_assert_msg(memcmp(want, t.o, bytes) == 0, "threads=2 differs");
+    d.threads = 0;
+    size_t first, pbytes, count, ws;
+    ck_assert_int_eq(simdattn_forward_task_phases(&d, &first, &pbytes), SIMDATTN_OK);
+    ck_assert(pbytes > 0);
+    d.partials = malloc(pbytes);
+    ck_assert_int_eq(simdattn_forward_tasks(&d, &count, &ws), SIMDATTN_OK);
+    ck_assert_int_eq(simdattn_forward_task_phases(&d, &first, &pbytes), SIMDATTN_OK);
+    /* 2 entries × 2 KV heads × 4 splits, then 4 merges */
+    ck_assert_uint_eq(first, 16);
+    ck_assert_uint_eq(count, 20);
+    /* partials overlapping an input, or misaligned: refused */
+    simdattn_forward_desc bad = d;
+    bad.partials = t.q;
+    ck_assert_int_eq(simdattn_forward_run_task(&bad, 0, want),
+                     SIMDATTN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(simdattn_forward_tasks(&bad, &count, &ws), SIMDATTN_ERR_INVALID_ARGUMENT);
+    bad.partials = (char *)d.partials + 1;
+    ck_assert_int_eq(simdattn_forward_tasks(&bad, &count, &ws), SIMDATTN_ERR_INVALID_ARGUMENT);
+    static const int POOL[] = {1, 2, 3, 7};
+    for (size_t a = 0; a < N_OF(POOL); a++) {
+        for (size_t i = 0; i < t.o_total; i++) t.o[i] = canary();
+        run_pool_range(&d, POOL[a], 0, first);
+        run_pool_range(&d, POOL[a], first, count);
+        ck_assert_msg(memcmp(want, t.o, bytes) == 0, "%s: two-phase pool of %d differs",
+                      simdattn_isa_name(ISA), POOL[a]);
+    }
+    free(d.partials);
     free(want);
     release(&t);
 }
@@ -691,11 +932,19 @@ START_TEST(engine_arguments) {
     BAD((b.head_dim_v = 2, b.v.stride_seq = big), SIMDATTN_ERR_SIZE_OVERFLOW);
     BAD(b.kv_lens = (const size_t *)(uintptr_t)(UINTPTR_MAX - 4), SIMDATTN_ERR_SIZE_OVERFLOW);
     /* an enormous d_v: one row of V and of O (placed high, apart from the
-     * inputs; never dereferenced) fits the address space, the workspace's
-     * MB rows of Õ do not */
-    BAD((b.batch = 1, b.q_heads = 1, b.q_len = 1, b.kv_len = 1, b.kv_lens = NULL,
-         b.head_dim_v = SIZE_MAX / 16, b.o = (float *)(uintptr_t)(UINTPTR_MAX / 2 + 64)),
-        SIMDATTN_ERR_SIZE_OVERFLOW);
+     * inputs; never dereferenced) fits the address space.  One query row
+     * decodes: its workspace (two rows of d_v + 2 floats, SIZE_MAX/2
+     * bytes) fits size_t and fails to allocate; the tiled path's MB rows
+     * of Õ would overflow it. */
+    {
+        simdattn_forward_desc b = d;
+        size_t cnt, wsb;
+        b.batch = 1, b.q_heads = 1, b.q_len = 1, b.kv_len = 1, b.kv_lens = NULL;
+        b.head_dim_v = SIZE_MAX / 16, b.o = (float *)(uintptr_t)(UINTPTR_MAX / 2 + 64);
+        EXPECT(simdattn_forward(&b), SIMDATTN_ERR_OUT_OF_MEMORY);
+        EXPECT(simdattn_forward_tasks(&b, &cnt, &wsb), SIMDATTN_OK);
+        ck_assert(wsb >= SIZE_MAX / 4); /* what a caller would fail to get */
+    }
 #undef BAD
 
     EXPECT(simdattn_forward_tasks(&d, NULL, &bytes), SIMDATTN_ERR_INVALID_ARGUMENT);
@@ -752,6 +1001,9 @@ int main(void) {
     tcase_add_loop_test(tc, engine_head_dim_v, 0, test_isa_count);
     tcase_add_loop_test(tc, engine_softcap, 0, test_isa_count);
     tcase_add_loop_test(tc, engine_combined, 0, test_isa_count);
+    tcase_add_loop_test(tc, engine_decode, 0, test_isa_count);
+    tcase_add_loop_test(tc, engine_task_phases, 0, test_isa_count);
+    tcase_add_loop_test(tc, engine_kv_rounding, 0, test_isa_count);
     tcase_add_loop_test(tc, engine_task_pool, 0, test_isa_count);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -123,7 +123,8 @@ static void check_cfg(const cfg *c, simdattn_isa isa, const exp_mode *mode, uint
                 t.k + b * t.ks[0] + g * t.ks[1], t.ks[2],
                 t.v + b * t.ks[0] + g * t.ks[1], t.ks[2],
                 t.mask ? t.mask + b * t.ms[0] + h * t.ms[1] : NULL, t.ms[2],
-                KV_BLOCK, 0, 0.0f, 0, NULL, mode->ulp};
+                KV_BLOCK, 0, 0.0f, 0, NULL, mode->ulp,
+                oracle_splits(c->nq, c->hq / c->hk, c->nk)};
             oracle_attention(&oh, o, bound);
             for (size_t i = 0; i < c->nq; i++)
                 for (size_t e = 0; e < c->d; e++) {
@@ -464,7 +465,8 @@ START_TEST(forward_empty_rows_combined) {
             ck_assert_int_eq(run_head(nq, nk, D, q, k, v, mask, o, SIMDATTN_CAUSAL | MODE->flags, ISA),
                              SIMDATTN_OK);
             oracle_head oh = {nq, nk, D, 1.0f / sqrtf((float)D), 1, q, D, k, D, v, D,
-                              mask, nk, KV_BLOCK, 0, 0.0f, 0, NULL, MODE->ulp};
+                              mask, nk, KV_BLOCK, 0, 0.0f, 0, NULL, MODE->ulp,
+                              oracle_splits(nq, 1, nk)};
             oracle_attention(&oh, want, tol);
             for (size_t i = 0; i < nq; i++) {
                 int empty = i % 7 == 3 || (ptrdiff_t)i + shift < 0;

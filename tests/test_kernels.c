@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "oracle.h"
 #include "util.h"
 
@@ -418,6 +419,108 @@ START_TEST(pv_matches_oracle) {
 }
 END_TEST
 
+/* Bit-identity with the scalar kernels, as simdattn.h promises: Q·Kᵀ and
+ * P·V follow one sequential FMA chain per element in every ISA, and with
+ * SIMDATTN_DETERMINISTIC (SLEEF finz exp) or SIMDATTN_FAST_EXP (the same
+ * polynomial operations in every ISA) the softmax kernels, with their
+ * canonical 16-lane sum, return the scalar kernel's bits too.  No
+ * tolerance: any reordered sum, fused scale+mask or different exp shows up
+ * as a bit. */
+static int same_bits(const float *a, const float *b, size_t rows, size_t cols, size_t ld) {
+    for (size_t i = 0; i < rows; i++)
+        if (memcmp(a + i * ld, b + i * ld, cols * sizeof(float)) != 0)
+            return 0;
+    return 1;
+}
+
+/* The decode path's kernels (qk_kv, pv_kv), every KV type, through the
+ * kernel table: K and V rounded to fp16/bf16 and widened for the oracle
+ * (exact, so fp32's bounds hold unchanged): qk_kv within γ_d·Σ|q·k| (its
+ * 16 chains and 4 tree additions never round more than d times), pv_kv
+ * within γ_(n+1)·(|α·O| + Σ|p·v|); both bit-identical to the scalar
+ * table (one canonical order on every ISA); outputs canary-guarded.
+ * Shapes: rows 1 … 5 and 8 (tiles of 1, 2 and 4 rows), keys 1 … 17 (tiles
+ * of 2, 4, 8, 16), d and d_v with every tail of 4, 8 and 16 lanes. */
+static const size_t DK_M[] = {1, 2, 3, 4, 5, 8};
+static const size_t DK_N[] = {1, 3, 4, 5, 9, 17};
+static const size_t DK_D[] = {1, 5, 16, 17, 33, 70, 128};
+
+START_TEST(decode_kernels) {
+    rng r = rng_seed(55);
+    const simdattn_kernels *t = simdattn_kernels_get(ISA);
+    const simdattn_kernels *ts = simdattn_kernels_get(SIMDATTN_ISA_SCALAR);
+    for (int dt = 0; dt < SIMDATTN_DTYPE_COUNT; dt++)
+        for (size_t a = 0; a < N_OF(DK_M); a++)
+            for (size_t b = 0; b < N_OF(DK_N); b++)
+                for (size_t c = 0; c < N_OF(DK_D); c++) {
+                    size_t m = DK_M[a], n = DK_N[b], d = DK_D[c], ld = d + 3;
+                    gmat q = gmat_new(m, d, d + 1), kf = gmat_new(n, d, ld);
+                    gmat s = gmat_new(m, n, n + 5), ref = gmat_new(m, n, n + 5);
+                    gmat p = gmat_new(m, n, n + 1);
+                    gmat o = gmat_new(m, d, d + 2), o0 = gmat_new(m, d, d + 2);
+                    uint16_t *kh = malloc(n * ld * sizeof(uint16_t));
+                    float alpha[8];
+                    for (size_t i = 0; i < m; i++) {
+                        fill_uniform(&r, q.p + i * q.ld, d, -2, 2);
+                        fill_uniform(&r, p.p + i * p.ld, n, 0, 1);
+                        fill_uniform(&r, o.p + i * o.ld, d, -3, 3);
+                        memcpy(o0.p + i * o0.ld, o.p + i * o.ld, d * sizeof(float));
+                        alpha[i] = rng_range(&r, 0, 1);
+                    }
+                    for (size_t j = 0; j < n; j++)
+                        for (size_t e = 0; e < d; e++) {
+                            float x = rng_range(&r, -2, 2);
+                            uint16_t h = dt == SIMDATTN_F16 ? f32_to_f16(x) : f32_to_bf16(x);
+                            kh[j * ld + e] = h;
+                            kf.p[j * ld + e] = dt == SIMDATTN_F32 ? x
+                                               : dt == SIMDATTN_F16 ? sa_f16_to_f32(h)
+                                                                    : sa_bf16_to_f32(h);
+                        }
+                    const void *kv = dt == SIMDATTN_F32 ? (const void *)kf.p : kh;
+                    const float *al = (a + b + c) % 2 ? alpha : NULL;
+                    t->qk_kv(m, n, d, q.p, q.ld, kv, ld, dt, s.p, s.ld);
+                    ts->qk_kv(m, n, d, q.p, q.ld, kv, ld, dt, ref.p, ref.ld);
+                    ck_assert_msg(gmat_intact(&s), "%s qk_kv wrote outside S", simdattn_isa_name(ISA));
+                    ck_assert_msg(same_bits(s.p, ref.p, m, n, s.ld),
+                                  "%s qk_kv dt=%d %zux%zux%zu differs from scalar",
+                                  simdattn_isa_name(ISA), dt, m, n, d);
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t j = 0; j < n; j++) {
+                            double as, want = oracle_dot(q.p + i * q.ld, kf.p + j * ld, d, &as);
+                            double tol = gamma_n((double)d) * as + subnormal_slack((double)d);
+                            ck_assert_msg(fabs(s.p[i * s.ld + j] - want) <= tol,
+                                          "%s qk_kv dt=%d m=%zu n=%zu d=%zu S[%zu][%zu]=%.9g want %.9g",
+                                          simdattn_isa_name(ISA), dt, m, n, d, i, j,
+                                          s.p[i * s.ld + j], want);
+                        }
+                    /* P·V with the same rows as V (n × d_v = n × d) */
+                    t->pv_kv(m, n, d, p.p, p.ld, kv, ld, dt, al, o.p, o.ld);
+                    ck_assert_msg(gmat_intact(&o), "%s pv_kv wrote outside O", simdattn_isa_name(ISA));
+                    for (size_t i = 0; i < m; i++)
+                        for (size_t e = 0; e < d; e++) {
+                            double a0 = (al ? al[i] : 1.0) * o0.p[i * o0.ld + e];
+                            double want = a0, mag = fabs(a0);
+                            for (size_t j = 0; j < n; j++) {
+                                double x = (double)p.p[i * p.ld + j] * kf.p[j * ld + e];
+                                want += x;
+                                mag += fabs(x);
+                            }
+                            double tol = gamma_n((double)n + 1) * mag + subnormal_slack(n + 1.0);
+                            ck_assert_msg(fabs(o.p[i * o.ld + e] - want) <= tol,
+                                          "%s pv_kv dt=%d m=%zu n=%zu dv=%zu O[%zu][%zu]",
+                                          simdattn_isa_name(ISA), dt, m, n, d, i, e);
+                        }
+                    ts->pv_kv(m, n, d, p.p, p.ld, kv, ld, dt, al, o0.p, o0.ld);
+                    ck_assert_msg(same_bits(o.p, o0.p, m, d, o.ld),
+                                  "%s pv_kv dt=%d %zux%zux%zu differs from scalar",
+                                  simdattn_isa_name(ISA), dt, m, n, d);
+                    free(kh);
+                    gmat_free(&q); gmat_free(&kf); gmat_free(&s); gmat_free(&ref);
+                    gmat_free(&p); gmat_free(&o); gmat_free(&o0);
+                }
+}
+END_TEST
+
 int main(void) {
     const suite_test tests[] = {
         {qk_matches_oracle, LOOP_ISAS, 0},
@@ -428,6 +531,7 @@ int main(void) {
         {softmax_online_special_values, LOOP_ISA_MODES, 0},
         {exp_special_values, LOOP_ISA_MODES, 0},
         {pv_matches_oracle, LOOP_ISAS, 0},
+        {decode_kernels, LOOP_ISAS, 0},
     };
     return run_tests("kernels", 120, tests, N_OF(tests));
 }

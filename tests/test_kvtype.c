@@ -334,7 +334,8 @@ START_TEST(forward_vs_unrounded) {
                         in.mask ? in.mask + b * d.mask.stride_batch + h * d.mask.stride_head
                                 : NULL,
                         c->nk, sa_forward_block_keys(), dv, c->cap, c->window,
-                        in.keep ? in.keep + b * c->nk : NULL, MODE->ulp};
+                        in.keep ? in.keep + b * c->nk : NULL, MODE->ulp,
+                        oracle_splits(c->nq, c->hq / c->hk, in.lens ? in.lens[b] : c->nk)};
                     oracle_attention_kv(&oh, dt == SIMDATTN_F16 ? 0x1p-11 : 0x1p-8,
                                         dt == SIMDATTN_F16 ? 0x1p-25 : 0x1p-134, o, bound);
                     for (size_t i = 0; i < c->nq; i++)

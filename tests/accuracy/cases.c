@@ -528,7 +528,7 @@ static void run_forward(simdattn_isa isa, record_list *out) {
         for (size_t md = 0; md < N_OF(MODES); md++) {
             oracle_head h = {nq, nk, d, scale, fc->causal, q, d, k, d, v, d,
                              mask, nk, KV_BLOCK, 0, 0.0f, 0, NULL,
-                             MODES[md].exp_ulp};
+                             MODES[md].exp_ulp, oracle_splits(nq, 1, nk)};
             oracle_attention(&h, want, bound);
             simdattn_forward_desc desc = {0};
             desc.batch = desc.q_heads = desc.kv_heads = 1;
@@ -571,7 +571,7 @@ static void run_forward(simdattn_isa isa, record_list *out) {
             for (size_t md = 0; md < N_OF(MODES); md++) {
                 oracle_head h = {nq, nk, d, scale, fc->causal, q, d, k, d, v, d,
                                  mask, nk, KV_BLOCK, 0, 0.0f, 0, NULL,
-                                 MODES[md].exp_ulp};
+                                 MODES[md].exp_ulp, oracle_splits(nq, 1, nk)};
                 oracle_attention_kv(&h, t ? 0x1p-8 : 0x1p-11, t ? 0x1p-134 : 0x1p-25,
                                     want, bound);
                 simdattn_forward_desc desc = {0};
