@@ -109,24 +109,6 @@ void sa_decode_set_partials(sa_decode_plan *p, float *partials) {
     set_phases(p, partials, &ovf);
 }
 
-/* Keys [*lo, *hi) visible to query row i of an entry with len keys, as
- * simdattn.h defines them (forward.c's row_keys). */
-static void row_keys(const sa_decode_plan *p, size_t len, size_t i,
-                     ptrdiff_t *lo, ptrdiff_t *hi) {
-    ptrdiff_t q = (ptrdiff_t)i + (ptrdiff_t)len - (ptrdiff_t)p->d->q_len;
-    ptrdiff_t a = 0, b = (ptrdiff_t)len, w = p->window;
-    if (p->causal && q + 1 < b)
-        b = q + 1;
-    if (w) {
-        if (q - w + 1 > a)
-            a = q - w + 1;
-        if (!p->causal && q + w < b)
-            b = q + w;
-    }
-    *lo = a;
-    *hi = b;
-}
-
 typedef struct scratch {
     float *q, *s, *rmax, *rsum, *alpha, *a, *out, *own;
 } scratch;
@@ -177,7 +159,7 @@ static void run_split(const sa_decode_plan *p, size_t b, size_t g, size_t c,
     ptrdiff_t ulo = PTRDIFF_MAX, uhi = 0, lo_max = 0, hi_min = PTRDIFF_MAX;
     for (size_t i = 0; i < nq; i++) {
         ptrdiff_t lo, hi;
-        row_keys(p, len, i, &lo, &hi);
+        sa_row_keys(p->d->q_len, len, i, p->causal, p->window, &lo, &hi);
         lo_max = lo > lo_max ? lo : lo_max;
         hi_min = hi < hi_min ? hi : hi_min;
         if (lo < hi) {
@@ -215,7 +197,8 @@ static void run_split(const sa_decode_plan *p, size_t b, size_t g, size_t c,
         if ((ptrdiff_t)j0 < lo_max || (ptrdiff_t)(j0 + nb) > hi_min)
             for (size_t r = 0; r < m; r++) {
                 ptrdiff_t lo, hi;
-                row_keys(p, len, r % nq, &lo, &hi);
+                sa_row_keys(p->d->q_len, len, r % nq, p->causal, p->window,
+                            &lo, &hi);
                 for (size_t j = 0; j < nb; j++)
                     if ((ptrdiff_t)(j0 + j) < lo || (ptrdiff_t)(j0 + j) >= hi)
                         s[r * NB + j] = -INFINITY;

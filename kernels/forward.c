@@ -352,32 +352,14 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl,
     return SIMDATTN_OK;
 }
 
-/* Keys [*lo, *hi) visible to query row `row` of an entry with `len` keys
- * (empty when *lo ≥ *hi); the key mask aside.  Sizes were validated to fit
- * in ptrdiff_t with room for these sums. */
-static void row_keys(const plan *pl, size_t len, size_t row, ptrdiff_t *lo,
-                     ptrdiff_t *hi) {
-    ptrdiff_t p = (ptrdiff_t)row + (ptrdiff_t)len - (ptrdiff_t)pl->d->q_len;
-    ptrdiff_t a = 0, b = (ptrdiff_t)len, w = pl->window;
-    if (pl->causal && p + 1 < b)
-        b = p + 1;
-    if (w) {
-        if (p - w + 1 > a)
-            a = p - w + 1;
-        if (!pl->causal && p + w < b)
-            b = p + w;
-    }
-    *lo = a;
-    *hi = b;
-}
-
 /* S (mb×nb, ld NB) for keys j0 … j0+nb−1: −inf outside each row's
  * interval. */
 static void mask_outside(const plan *pl, size_t len, size_t q0, size_t mb,
                          size_t j0, size_t nb, float *s) {
     for (size_t i = 0; i < mb; i++) {
         ptrdiff_t lo, hi;
-        row_keys(pl, len, q0 + i, &lo, &hi);
+        sa_row_keys(pl->d->q_len, len, q0 + i, pl->causal, pl->window, &lo,
+                    &hi);
         lo -= (ptrdiff_t)j0;
         hi -= (ptrdiff_t)j0;
         for (ptrdiff_t j = 0; j < (ptrdiff_t)nb; j++)
@@ -410,7 +392,8 @@ static rows_keys keys_of_rows(const plan *pl, size_t len, size_t q0,
     rows_keys r = {PTRDIFF_MAX, 0, 0, PTRDIFF_MAX};
     for (size_t i = 0; i < n; i++) {
         ptrdiff_t lo, hi;
-        row_keys(pl, len, q0 + i, &lo, &hi);
+        sa_row_keys(pl->d->q_len, len, q0 + i, pl->causal, pl->window, &lo,
+                    &hi);
         r.lo_max = lo > r.lo_max ? lo : r.lo_max;
         r.hi_min = hi < r.hi_min ? hi : r.hi_min;
         if (lo < hi) {

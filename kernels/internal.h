@@ -122,6 +122,28 @@ void sa_decode_set_partials(sa_decode_plan *p, float *partials);
 /* Item `index` of the plan, on workspace ws (ws_floats floats). */
 void sa_decode_run(const sa_decode_plan *p, size_t index, float *ws);
 
+/* Keys [*lo, *hi) visible to query row `row` (of q_len) of an entry with
+ * `len` keys, as simdattn.h defines them: causality aligned to the end,
+ * window w (0: none); the key mask aside.  Empty when *lo ≥ *hi.  Callers
+ * validated the sizes to fit in ptrdiff_t with room for these sums.  The
+ * tiled driver and the decode path share it. */
+static inline void sa_row_keys(size_t q_len, size_t len, size_t row,
+                               int causal, ptrdiff_t w, ptrdiff_t *lo,
+                               ptrdiff_t *hi) {
+    ptrdiff_t p = (ptrdiff_t)row + (ptrdiff_t)len - (ptrdiff_t)q_len;
+    ptrdiff_t a = 0, b = (ptrdiff_t)len;
+    if (causal && p + 1 < b)
+        b = p + 1;
+    if (w) {
+        if (p - w + 1 > a)
+            a = p - w + 1;
+        if (!causal && p + w < b)
+            b = p + w;
+    }
+    *lo = a;
+    *hi = b;
+}
+
 /* Generic K packing (layout in simdattn.h), any panel width nr. */
 void sa_pack_k(size_t nr, size_t n, size_t d, const float *k, size_t ldk,
                float *kp);
