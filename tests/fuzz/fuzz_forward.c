@@ -98,6 +98,11 @@ static simdattn_isa isas[SIMDATTN_ISA_COUNT];
 static int n_isas;
 static simdattn_isa unsupported = SIMDATTN_ISA_AUTO; /* a valid ISA that cannot run */
 
+/* Mutation 20's workspace request must fail like malloc does (the
+ * library then returns OUT_OF_MEMORY), not abort under AddressSanitizer. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc; (void)argv;
@@ -279,7 +284,8 @@ static void check_valid(problem *p) {
                 d->mask.data ? (const float *)d->mask.data + b * d->mask.stride_batch + h * d->mask.stride_head
                              : NULL,
                 d->mask.stride_seq, KV_BLOCK, 0, 0.0f, 0, NULL,
-                d->flags & SIMDATTN_FAST_EXP ? SIMDATTN_FAST_EXP_ULP : 1.0};
+                d->flags & SIMDATTN_FAST_EXP ? SIMDATTN_FAST_EXP_ULP : 1.0,
+                oracle_splits(nq, group, d->kv_len)};
             oracle_attention(&oh, want, tol);
             for (size_t i = 0; i < nq; i++)
                 for (size_t e = 0; e < dim; e++) {
@@ -402,8 +408,9 @@ static int mutate(reader *r, simdattn_forward_desc *d, const problem *p, float *
         return SIMDATTN_ERR_SIZE_OVERFLOW;
     case 20: { /* one query, one key, head_dim ≥ 2^58: each tensor's
                   extent fits (≥ 2^60 bytes, so Q, K, V are placed far
-                  above O, never touched), the workspace (packed K and a
-                  tile of Õ rows: ≥ 16 rows of head_dim floats) overflows */
+                  above O, never touched); one query row takes the decode
+                  path, whose workspace (a few rows of head_dim floats,
+                  ≥ 2^61 bytes) fits in size_t but in no memory */
         uintptr_t base = (uintptr_t)o;
         d->batch = d->q_heads = d->kv_heads = d->q_len = d->kv_len = 1;
         d->head_dim = ((size_t)1 << 58) + take(r, 1000);
@@ -411,7 +418,7 @@ static int mutate(reader *r, simdattn_forward_desc *d, const problem *p, float *
         d->k.data = (const float *)(base + ((uintptr_t)1 << 61));
         d->v.data = (const float *)(base + ((uintptr_t)1 << 62));
         d->mask.data = NULL;
-        return SIMDATTN_ERR_SIZE_OVERFLOW;
+        return SIMDATTN_ERR_OUT_OF_MEMORY;
     }
     default: /* no descriptor at all */
         *no_desc = 1;
