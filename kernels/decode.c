@@ -66,7 +66,7 @@ static void set_phases(sa_decode_plan *p, float *partials, int *ovf) {
 
 int sa_decode_plan_init(sa_decode_plan *p, const simdattn_forward_desc *d,
                         const simdattn_kernels *t, float scale,
-                        ptrdiff_t window, float *partials, int *ovf) {
+                        sa_visibility vis, float *partials, int *ovf) {
     const size_t nq = d->q_len, group = d->q_heads / d->kv_heads;
     if (nq > SIMDATTN_DECODE_MAX_Q || group > SIMDATTN_DECODE_MAX_ROWS ||
         group * nq > SIMDATTN_DECODE_MAX_ROWS)
@@ -97,8 +97,7 @@ int sa_decode_plan_init(sa_decode_plan *p, const simdattn_forward_desc *d,
     sa_mul(p->partial_total, sizeof(float), ovf);
     p->scale = scale;
     p->cap = d->softcap;
-    p->window = window;
-    p->causal = (d->flags & SIMDATTN_CAUSAL) != 0;
+    p->vis = vis;
     p->xflags = d->flags & SA_EXP_FLAGS;
     set_phases(p, partials, ovf);
     return 1;
@@ -156,23 +155,13 @@ static void run_split(const sa_decode_plan *p, size_t b, size_t g, size_t c,
         x->rsum[r] = 0.0f;
     }
     /* the union of the rows' intervals, and their tightest edges */
-    ptrdiff_t ulo = PTRDIFF_MAX, uhi = 0, lo_max = 0, hi_min = PTRDIFF_MAX;
-    for (size_t i = 0; i < nq; i++) {
-        ptrdiff_t lo, hi;
-        sa_row_keys(p->d->q_len, len, i, p->causal, p->window, &lo, &hi);
-        lo_max = lo > lo_max ? lo : lo_max;
-        hi_min = hi < hi_min ? hi : hi_min;
-        if (lo < hi) {
-            ulo = lo < ulo ? lo : ulo;
-            uhi = hi > uhi ? hi : uhi;
-        }
-    }
+    const sa_rows_keys rk = sa_keys_of_rows(&p->vis, len, 0, nq);
     size_t s0 = 0, s1 = 0;
-    if (ulo < uhi) { /* (splits past the last visible key stay empty) */
-        s0 = (size_t)ulo / KEY_ALIGN * KEY_ALIGN + c * SPLIT;
-        s1 = s0 >= (size_t)uhi          ? s0
-             : (size_t)uhi - s0 < SPLIT ? (size_t)uhi
-                                        : s0 + SPLIT;
+    if (rk.ulo < rk.uhi) { /* (splits past the last visible key stay empty) */
+        s0 = (size_t)rk.ulo / KEY_ALIGN * KEY_ALIGN + c * SPLIT;
+        s1 = s0 >= (size_t)rk.uhi          ? s0
+             : (size_t)rk.uhi - s0 < SPLIT ? (size_t)rk.uhi
+                                           : s0 + SPLIT;
     }
     const char *kh = (const char *)d->k.data +
                      (b * d->k.stride_batch + g * d->k.stride_head) * es;
@@ -180,34 +169,23 @@ static void run_split(const sa_decode_plan *p, size_t b, size_t g, size_t c,
                      (b * d->v.stride_batch + g * d->v.stride_head) * es;
     const float sm_scale = p->cap > 0.0f ? 1.0f : p->scale;
     for (size_t j0 = s0; j0 < s1; j0 += NB) {
-        size_t nb = s1 - j0 < NB ? s1 - j0 : NB, kept = nb;
-        if (keep) {
-            kept = 0;
-            for (size_t j = 0; j < nb; j++)
-                kept += keep[j0 + j] != 0;
-            if (kept == 0)
-                continue; /* the key mask removes the whole block */
-        }
+        size_t nb = s1 - j0 < NB ? s1 - j0 : NB;
+        size_t kept = keep ? sa_keys_kept(keep, j0, nb) : nb;
+        if (kept == 0)
+            continue; /* the key mask removes the whole block */
         t->qk_kv(m, nb, p->dk, x->q, p->ldq,
                  kh + j0 * d->k.stride_seq * es, d->k.stride_seq,
                  d->kv_dtype, s, NB);
         if (p->cap > 0.0f)
             t->softcap(m, nb, p->scale, p->cap, s, NB,
                        p->xflags & SIMDATTN_DETERMINISTIC);
-        if ((ptrdiff_t)j0 < lo_max || (ptrdiff_t)(j0 + nb) > hi_min)
-            for (size_t r = 0; r < m; r++) {
-                ptrdiff_t lo, hi;
-                sa_row_keys(p->d->q_len, len, r % nq, p->causal, p->window,
-                            &lo, &hi);
-                for (size_t j = 0; j < nb; j++)
-                    if ((ptrdiff_t)(j0 + j) < lo || (ptrdiff_t)(j0 + j) >= hi)
-                        s[r * NB + j] = -INFINITY;
-            }
+        /* rows h·nq … h·nq + nq − 1 of S: query head h's rows 0 … nq − 1 */
+        if ((ptrdiff_t)j0 < rk.lo_max || (ptrdiff_t)(j0 + nb) > rk.hi_min)
+            for (size_t h = 0; h < p->group; h++)
+                sa_mask_outside(&p->vis, len, 0, nq, j0, nb, s + h * nq * NB,
+                                NB);
         if (kept < nb)
-            for (size_t j = 0; j < nb; j++)
-                if (!keep[j0 + j])
-                    for (size_t r = 0; r < m; r++)
-                        s[r * NB + j] = -INFINITY;
+            sa_mask_removed(keep, j0, nb, m, s, NB);
         if (d->mask.data) /* each query head has its own mask rows */
             for (size_t h = 0; h < p->group; h++)
                 t->softmax_online(

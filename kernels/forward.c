@@ -171,8 +171,7 @@ typedef struct plan {
     size_t tiles, chunks; /* query tiles; items (chunks of tiles) per
                              (b, g) */
     float scale, cap;   /* resolved scale; cap 0 = no soft-capping */
-    ptrdiff_t window;   /* 0 = none; clamped to q_len + kv_len (no-op) */
-    int causal;
+    sa_visibility vis;  /* window 0 = none; clamped to q_len + kv_len */
     unsigned xflags;    /* SA_EXP_FLAGS bits for the softmax/softcap kernels */
     size_t ldacc;       /* row stride of Õ: d_v rounded up to whole lines */
     size_t kp_floats, s_floats, acc_floats, row_floats, ws_floats;
@@ -303,13 +302,14 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl,
     pl->count = sa_mul(bg, chunks, &ovf);
     pl->scale = d->scale != 0.0f ? d->scale : 1.0f / sqrtf((float)dk);
     pl->cap = d->softcap;
-    pl->window = (ptrdiff_t)(d->window < nq + nk ? d->window : nq + nk);
-    pl->causal = (d->flags & SIMDATTN_CAUSAL) != 0;
+    pl->vis.q_len = nq;
+    pl->vis.causal = (d->flags & SIMDATTN_CAUSAL) != 0;
+    pl->vis.window = (ptrdiff_t)(d->window < nq + nk ? d->window : nq + nk);
     pl->xflags = d->flags & SA_EXP_FLAGS;
     pl->in[0] = q; pl->in[1] = k; pl->in[2] = v;
     pl->in[3] = m; pl->in[4] = km; pl->in[5] = kl;
     pl->out = o;
-    pl->decode = sa_decode_plan_init(&pl->dp, d, t, pl->scale, pl->window,
+    pl->decode = sa_decode_plan_init(&pl->dp, d, t, pl->scale, pl->vis,
                                      NULL, &ovf);
     if (pl->decode) {
         if (ovf)
@@ -352,22 +352,6 @@ static simdattn_status prepare(const simdattn_forward_desc *d, plan *pl,
     return SIMDATTN_OK;
 }
 
-/* S (mb×nb, ld NB) for keys j0 … j0+nb−1: −inf outside each row's
- * interval. */
-static void mask_outside(const plan *pl, size_t len, size_t q0, size_t mb,
-                         size_t j0, size_t nb, float *s) {
-    for (size_t i = 0; i < mb; i++) {
-        ptrdiff_t lo, hi;
-        sa_row_keys(pl->d->q_len, len, q0 + i, pl->causal, pl->window, &lo,
-                    &hi);
-        lo -= (ptrdiff_t)j0;
-        hi -= (ptrdiff_t)j0;
-        for (ptrdiff_t j = 0; j < (ptrdiff_t)nb; j++)
-            if (j < lo || j >= hi)
-                s[i * NB + (size_t)j] = -INFINITY;
-    }
-}
-
 /* Rows q0 … q0+mb−1 of query heads h0 … h0+n−1 of entry b become 0. */
 static void zero_rows(const plan *pl, size_t b, size_t h0, size_t n,
                       size_t q0, size_t mb) {
@@ -377,31 +361,6 @@ static void zero_rows(const plan *pl, size_t b, size_t h0, size_t n,
             memset(d->o + b * d->o_stride_batch + h * d->o_stride_head +
                        i * d->o_stride_seq,
                    0, pl->dv * sizeof(float));
-}
-
-/* What rows q0 … q0+n−1 of an entry with len keys see: the union
- * [ulo, uhi) of their intervals (empty: ulo ≥ uhi), and the tightest
- * edges any of them has, so that a block inside [lo_max, hi_min) needs no
- * −inf. */
-typedef struct rows_keys {
-    ptrdiff_t ulo, uhi, lo_max, hi_min;
-} rows_keys;
-
-static rows_keys keys_of_rows(const plan *pl, size_t len, size_t q0,
-                              size_t n) {
-    rows_keys r = {PTRDIFF_MAX, 0, 0, PTRDIFF_MAX};
-    for (size_t i = 0; i < n; i++) {
-        ptrdiff_t lo, hi;
-        sa_row_keys(pl->d->q_len, len, q0 + i, pl->causal, pl->window, &lo,
-                    &hi);
-        r.lo_max = lo > r.lo_max ? lo : r.lo_max;
-        r.hi_min = hi < r.hi_min ? hi : r.hi_min;
-        if (lo < hi) {
-            r.ulo = lo < r.ulo ? lo : r.ulo;
-            r.uhi = hi > r.uhi ? hi : r.uhi;
-        }
-    }
-    return r;
 }
 
 /* One tile: rows q0 … q0+mb−1 of every query head of KV head g's group
@@ -416,7 +375,7 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
     const size_t len = d->kv_lens ? d->kv_lens[b] : d->kv_len;
     const unsigned char *keep =
         d->key_mask ? d->key_mask + b * d->key_mask_stride_batch : NULL;
-    const rows_keys rk = keys_of_rows(pl, len, q0, mb);
+    const sa_rows_keys rk = sa_keys_of_rows(&pl->vis, len, q0, mb);
     if (rk.ulo >= rk.uhi) { /* no row sees a key */
         zero_rows(pl, b, h0, pl->group, q0, mb);
         return;
@@ -444,26 +403,18 @@ static void run_tile(const plan *pl, size_t b, size_t g, size_t q0,
         }
         for (size_t j0 = j_first; j0 < j_end; j0 += NB) {
             size_t nb = j_end - j0 < NB ? j_end - j0 : NB;
-            size_t kept = nb;
-            if (keep) {
-                kept = 0;
-                for (size_t j = 0; j < nb; j++)
-                    kept += keep[j0 + j] != 0;
-                if (kept == 0)
-                    continue; /* the key mask removes the whole block */
-            }
+            size_t kept = keep ? sa_keys_kept(keep, j0, nb) : nb;
+            if (kept == 0)
+                continue; /* the key mask removes the whole block */
             t->qk(mb, nb, dk, qt_rows, d->q.stride_seq, kp + (j0 - k0) * dk,
                   s, NB);
             if (pl->cap > 0.0f)
                 t->softcap(mb, nb, pl->scale, pl->cap, s, NB,
                            pl->xflags & SIMDATTN_DETERMINISTIC);
             if ((ptrdiff_t)j0 < rk.lo_max || (ptrdiff_t)(j0 + nb) > rk.hi_min)
-                mask_outside(pl, len, q0, mb, j0, nb, s);
+                sa_mask_outside(&pl->vis, len, q0, mb, j0, nb, s, NB);
             if (kept < nb)
-                for (size_t j = 0; j < nb; j++)
-                    if (!keep[j0 + j])
-                        for (size_t i = 0; i < mb; i++)
-                            s[i * NB + j] = -INFINITY;
+                sa_mask_removed(keep, j0, nb, mb, s, NB);
             t->softmax_online(mb, nb, sm_scale, mh ? mh + j0 : NULL,
                               d->mask.stride_seq, s, NB, row_max, row_sum,
                               alpha, pl->xflags);
@@ -524,7 +475,7 @@ static void run_item(const plan *pl, size_t index, float *ws) {
     const size_t t1 = t0 + base + (r < extra);
     const size_t r0 = t0 * MB, r1 = t1 * MB < d->q_len ? t1 * MB : d->q_len;
     const size_t len = d->kv_lens ? d->kv_lens[b] : d->kv_len;
-    const rows_keys rk = keys_of_rows(pl, len, r0, r1 - r0);
+    const sa_rows_keys rk = sa_keys_of_rows(&pl->vis, len, r0, r1 - r0);
     if (rk.ulo >= rk.uhi) { /* no row sees a key */
         zero_rows(pl, b, g * pl->group, pl->group, r0, r1 - r0);
         return;

@@ -93,6 +93,53 @@ static inline float sa_bf16_to_f32(uint16_t h) {
     return c.f;
 }
 
+/* Which keys a query row sees (simdattn.h's definitions), shared by the
+ * tiled driver and the decode path: q_len rows, causality aligned to the
+ * end, window w (0: none, already clamped to q_len + kv_len). */
+typedef struct sa_visibility {
+    size_t q_len;
+    int causal;
+    ptrdiff_t window;
+} sa_visibility;
+
+/* Keys [*lo, *hi) visible to query row `row` of an entry with `len` keys,
+ * the key mask aside; empty when *lo ≥ *hi.  Callers validated the sizes
+ * to fit in ptrdiff_t with room for these sums. */
+static inline void sa_row_keys(const sa_visibility *v, size_t len,
+                               size_t row, ptrdiff_t *lo, ptrdiff_t *hi) {
+    ptrdiff_t p = (ptrdiff_t)row + (ptrdiff_t)len - (ptrdiff_t)v->q_len;
+    ptrdiff_t a = 0, b = (ptrdiff_t)len, w = v->window;
+    if (v->causal && p + 1 < b)
+        b = p + 1;
+    if (w) {
+        if (p - w + 1 > a)
+            a = p - w + 1;
+        if (!v->causal && p + w < b)
+            b = p + w;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+/* What rows q0 … q0+n−1 of an entry with len keys see: the union
+ * [ulo, uhi) of their intervals (empty: ulo ≥ uhi), and the tightest
+ * edges any of them has, so that a block inside [lo_max, hi_min) needs no
+ * −inf (kernels/visibility.c, as the three below). */
+typedef struct sa_rows_keys {
+    ptrdiff_t ulo, uhi, lo_max, hi_min;
+} sa_rows_keys;
+sa_rows_keys sa_keys_of_rows(const sa_visibility *v, size_t len, size_t q0,
+                             size_t n);
+/* S (rows × nb, ld lds; row i is query row q0 + i) for keys j0 … j0+nb−1:
+ * −inf outside each row's interval. */
+void sa_mask_outside(const sa_visibility *v, size_t len, size_t q0,
+                     size_t rows, size_t j0, size_t nb, float *s, size_t lds);
+/* Keys j0 … j0+nb−1 the boolean key mask keeps (keep[j] ≠ 0). */
+size_t sa_keys_kept(const unsigned char *keep, size_t j0, size_t nb);
+/* S (rows × nb, ld lds): −inf in the columns of the keys keep removes. */
+void sa_mask_removed(const unsigned char *keep, size_t j0, size_t nb,
+                     size_t rows, float *s, size_t lds);
+
 /* Decode path (kernels/decode.c): everything a forward that decodes
  * derives from its validated descriptor.  Items are numbered as
  * simdattn.h's task phases say: with `partials`, B·H_kv·splits split
@@ -106,8 +153,7 @@ typedef struct sa_decode_plan {
     size_t part_floats;      /* one (b, g, split) partial: m·ldp */
     size_t ws_floats, partial_total, count, first_merge;
     float scale, cap;
-    ptrdiff_t window;
-    int causal;
+    sa_visibility vis;
     unsigned xflags;
     float *partials;         /* caller's partials (task interface), or NULL */
 } sa_decode_plan;
@@ -116,33 +162,11 @@ typedef struct sa_decode_plan {
  * (NULL: one phase). */
 int sa_decode_plan_init(sa_decode_plan *p, const simdattn_forward_desc *d,
                         const simdattn_kernels *t, float scale,
-                        ptrdiff_t window, float *partials, int *ovf);
+                        sa_visibility vis, float *partials, int *ovf);
 /* Switch the plan to two phases with the caller's partials (NULL: one). */
 void sa_decode_set_partials(sa_decode_plan *p, float *partials);
 /* Item `index` of the plan, on workspace ws (ws_floats floats). */
 void sa_decode_run(const sa_decode_plan *p, size_t index, float *ws);
-
-/* Keys [*lo, *hi) visible to query row `row` (of q_len) of an entry with
- * `len` keys, as simdattn.h defines them: causality aligned to the end,
- * window w (0: none); the key mask aside.  Empty when *lo ≥ *hi.  Callers
- * validated the sizes to fit in ptrdiff_t with room for these sums.  The
- * tiled driver and the decode path share it. */
-static inline void sa_row_keys(size_t q_len, size_t len, size_t row,
-                               int causal, ptrdiff_t w, ptrdiff_t *lo,
-                               ptrdiff_t *hi) {
-    ptrdiff_t p = (ptrdiff_t)row + (ptrdiff_t)len - (ptrdiff_t)q_len;
-    ptrdiff_t a = 0, b = (ptrdiff_t)len;
-    if (causal && p + 1 < b)
-        b = p + 1;
-    if (w) {
-        if (p - w + 1 > a)
-            a = p - w + 1;
-        if (!causal && p + w < b)
-            b = p + w;
-    }
-    *lo = a;
-    *hi = b;
-}
 
 /* Generic K packing (layout in simdattn.h), any panel width nr. */
 void sa_pack_k(size_t nr, size_t n, size_t d, const float *k, size_t ldk,
