@@ -506,6 +506,17 @@ static void run_item(const plan *pl, size_t index, float *ws) {
                  tile_ws);
 }
 
+/* 1 if caller memory s (a workspace, the partials) overlaps O or any
+ * input tensor of the plan. */
+static int touches_tensors(const plan *pl, sa_span s) {
+    if (sa_spans_overlap(s, pl->out))
+        return 1;
+    for (size_t i = 0; i < sizeof pl->in / sizeof pl->in[0]; i++)
+        if (sa_spans_overlap(s, pl->in[i]))
+            return 1;
+    return 0;
+}
+
 /* prepare() for the task interface: also takes up desc->partials (the
  * decode path's two phases) after checking it. */
 static simdattn_status prepare_tasks(const simdattn_forward_desc *d,
@@ -517,11 +528,8 @@ static simdattn_status prepare_tasks(const simdattn_forward_desc *d,
     int ovf = 0;
     sa_span ps = sa_span_of(d->partials, pl->dp.partial_total, &ovf);
     if (ovf || (uintptr_t)d->partials % sizeof(float) != 0 ||
-        sa_spans_overlap(ps, pl->out))
+        touches_tensors(pl, ps))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    for (int i = 0; i < 6; i++)
-        if (sa_spans_overlap(ps, pl->in[i]))
-            return SIMDATTN_ERR_INVALID_ARGUMENT;
     sa_decode_set_partials(&pl->dp, d->partials);
     pl->count = pl->dp.count;
     return SIMDATTN_OK;
@@ -567,11 +575,8 @@ simdattn_status simdattn_forward_run_task(const simdattn_forward_desc *d,
         return SIMDATTN_ERR_INVALID_ARGUMENT;
     int ovf = 0;
     sa_span ws = sa_span_of(workspace, pl.ws_floats, &ovf);
-    if (ovf || sa_spans_overlap(ws, pl.out))
+    if (ovf || touches_tensors(&pl, ws))
         return SIMDATTN_ERR_INVALID_ARGUMENT;
-    for (int i = 0; i < 6; i++)
-        if (sa_spans_overlap(ws, pl.in[i]))
-            return SIMDATTN_ERR_INVALID_ARGUMENT;
     if (pl.decode && pl.dp.partials) {
         sa_span ps = sa_span_of(pl.dp.partials, pl.dp.partial_total, &ovf);
         if (sa_spans_overlap(ws, ps))
