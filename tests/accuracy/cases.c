@@ -495,6 +495,38 @@ static const fw_case FW[] = {
     {"signed-zero", 10, 50, 16, 1, FM_NONE, 0, {-1, 1, 1}, {-1, 1, 1}, {-1, 1, 1}},
 };
 
+/* One forward of case fc in mode MODES[md], one head of nq × nk, K and V
+ * of type dt, into o (nq × d); records its error against want and bound
+ * as kernel `kernel`. */
+static void forward_record(simdattn_isa isa, record_list *out, const char *kernel, size_t md,
+                           const fw_case *fc, const char *shape, size_t nq, size_t nk,
+                           size_t d, const float *q, const void *k, const void *v,
+                           simdattn_dtype dt, const float *mask, float *o,
+                           const double *want, const double *bound) {
+    simdattn_forward_desc desc = {0};
+    desc.batch = desc.q_heads = desc.kv_heads = 1;
+    desc.q_len = nq;
+    desc.kv_len = nk;
+    desc.head_dim = d;
+    desc.scale = fc->scale;
+    desc.flags = (fc->causal ? SIMDATTN_CAUSAL : 0) | MODES[md].flags;
+    desc.q = (simdattn_tensor){q, nq * d, nq * d, d};
+    desc.k = (simdattn_tensor){k, nk * d, nk * d, d};
+    desc.v = (simdattn_tensor){v, nk * d, nk * d, d};
+    desc.kv_dtype = dt;
+    desc.o = o;
+    desc.o_stride_batch = desc.o_stride_head = nq * d;
+    desc.o_stride_seq = d;
+    if (mask)
+        desc.mask = (simdattn_tensor){mask, nq * nk, nq * nk, nk};
+    desc.isa = isa;
+    check(simdattn_forward(&desc), "forward", isa);
+    meter me = {0};
+    for (size_t i = 0; i < nq * d; i++)
+        meter_add(&me, o[i], want[i], bound[i]);
+    emit(out, isa, kernel, MODES[md].name, fc->name, shape, &me);
+}
+
 static void run_forward(simdattn_isa isa, record_list *out) {
     for (size_t c = 0; c < N_OF(FW); c++) {
         const fw_case *fc = &FW[c];
@@ -530,27 +562,8 @@ static void run_forward(simdattn_isa isa, record_list *out) {
                              mask, nk, KV_BLOCK, 0, 0.0f, 0, NULL,
                              MODES[md].exp_ulp, oracle_splits(nq, 1, nk)};
             oracle_attention(&h, want, bound);
-            simdattn_forward_desc desc = {0};
-            desc.batch = desc.q_heads = desc.kv_heads = 1;
-            desc.q_len = nq;
-            desc.kv_len = nk;
-            desc.head_dim = d;
-            desc.scale = fc->scale;
-            desc.flags = (fc->causal ? SIMDATTN_CAUSAL : 0) | MODES[md].flags;
-            desc.q = (simdattn_tensor){q, nq * d, nq * d, d};
-            desc.k = (simdattn_tensor){k, nk * d, nk * d, d};
-            desc.v = (simdattn_tensor){v, nk * d, nk * d, d};
-            desc.o = o;
-            desc.o_stride_batch = desc.o_stride_head = nq * d;
-            desc.o_stride_seq = d;
-            if (mask)
-                desc.mask = (simdattn_tensor){mask, nq * nk, nq * nk, nk};
-            desc.isa = isa;
-            check(simdattn_forward(&desc), "forward", isa);
-            meter me = {0};
-            for (size_t i = 0; i < nq * d; i++)
-                meter_add(&me, o[i], want[i], bound[i]);
-            emit(out, isa, "forward", MODES[md].name, fc->name, shape, &me);
+            forward_record(isa, out, "forward", md, fc, shape, nq, nk, d, q, k, v,
+                           SIMDATTN_F32, mask, o, want, bound);
         }
         /* The same with K and V rounded to an fp16 or bf16 cache, against
          * the exact result of the unrounded K and V: the bound adds their
@@ -574,29 +587,8 @@ static void run_forward(simdattn_isa isa, record_list *out) {
                                  MODES[md].exp_ulp, oracle_splits(nq, 1, nk)};
                 oracle_attention_kv(&h, t ? 0x1p-8 : 0x1p-11, t ? 0x1p-134 : 0x1p-25,
                                     want, bound);
-                simdattn_forward_desc desc = {0};
-                desc.batch = desc.q_heads = desc.kv_heads = 1;
-                desc.q_len = nq;
-                desc.kv_len = nk;
-                desc.head_dim = d;
-                desc.scale = fc->scale;
-                desc.flags = (fc->causal ? SIMDATTN_CAUSAL : 0) | MODES[md].flags;
-                desc.q = (simdattn_tensor){q, nq * d, nq * d, d};
-                desc.k = (simdattn_tensor){k16, nk * d, nk * d, d};
-                desc.v = (simdattn_tensor){v16, nk * d, nk * d, d};
-                desc.kv_dtype = dt;
-                desc.o = o;
-                desc.o_stride_batch = desc.o_stride_head = nq * d;
-                desc.o_stride_seq = d;
-                if (mask)
-                    desc.mask = (simdattn_tensor){mask, nq * nk, nq * nk, nk};
-                desc.isa = isa;
-                check(simdattn_forward(&desc), "forward", isa);
-                meter me = {0};
-                for (size_t i = 0; i < nq * d; i++)
-                    meter_add(&me, o[i], want[i], bound[i]);
-                emit(out, isa, t ? "forward-bf16" : "forward-f16", MODES[md].name,
-                     fc->name, shape, &me);
+                forward_record(isa, out, t ? "forward-bf16" : "forward-f16", md, fc, shape,
+                               nq, nk, d, q, k16, v16, dt, mask, o, want, bound);
             }
         }
         free(k16); free(v16);
