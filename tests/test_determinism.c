@@ -491,18 +491,6 @@ static const th_cfg TH[] = {
     {2, 4, 2, 350, 400, 17, SIMDATTN_CAUSAL, 150, {400, 257}},
 };
 
-/* Runs every item of d on the calling thread, last first. */
-static size_t run_tasks(const simdattn_forward_desc *d) {
-    size_t count, bytes;
-    ck_assert_int_eq(simdattn_forward_tasks(d, &count, &bytes), SIMDATTN_OK);
-    void *ws = malloc(bytes);
-    ck_assert_ptr_nonnull(ws);
-    for (size_t i = count; i-- > 0;)
-        ck_assert_int_eq(simdattn_forward_run_task(d, i, ws), SIMDATTN_OK);
-    free(ws);
-    return count;
-}
-
 START_TEST(forward_threads_bitwise) {
     rng r = rng_seed(66);
     char what[160];
@@ -543,7 +531,7 @@ START_TEST(forward_threads_bitwise) {
             if (run < 3)
                 ck_assert_int_eq(simdattn_forward(&d), SIMDATTN_OK);
             else
-                counts[run - 3] = run_tasks(&d);
+                counts[run - 3] = run_tasks_reversed(&d);
             snprintf(what, sizeof what, "forward flags %u b=%zu hq=%zu hk=%zu nq=%zu nk=%zu "
                      "d=%zu window=%zu lens=%d, %s %u", d.flags, c.batch, c.hq, c.hk, c.nq,
                      c.nk, c.d, c.window, d.kv_lens != NULL,

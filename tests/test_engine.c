@@ -247,17 +247,6 @@ static simdattn_forward_desc describe(const cfg *c, const tensors *t, simdattn_i
     return d;
 }
 
-/* Runs every item of d in reverse order on one thread. */
-static void run_tasks_reversed(const simdattn_forward_desc *d) {
-    size_t count, bytes;
-    ck_assert_int_eq(simdattn_forward_tasks(d, &count, &bytes), SIMDATTN_OK);
-    ck_assert(count >= 1 && bytes >= sizeof(float));
-    void *ws = malloc(bytes);
-    for (size_t i = count; i-- > 0;)
-        ck_assert_int_eq(simdattn_forward_run_task(d, i, ws), SIMDATTN_OK);
-    free(ws);
-}
-
 /* The decode path's two phases (simdattn_forward_task_phases): split
  * items into caller partials, then merge items, each phase in reverse
  * order.  Returns 0 (nothing run) when the forward has nothing to split. */

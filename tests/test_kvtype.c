@@ -246,17 +246,6 @@ static simdattn_forward_desc describe(const cfg *c, const inputs *in, simdattn_i
     return d;
 }
 
-/* Every item of d, in reverse order, on a workspace of exactly the size
- * the task interface asks for. */
-static void run_tasks_reversed(const simdattn_forward_desc *d) {
-    size_t count, bytes;
-    ck_assert_int_eq(simdattn_forward_tasks(d, &count, &bytes), SIMDATTN_OK);
-    void *ws = malloc(bytes);
-    for (size_t i = count; i-- > 0;)
-        ck_assert_int_eq(simdattn_forward_run_task(d, i, ws), SIMDATTN_OK);
-    free(ws);
-}
-
 /* The three exp modes: each gives its own bits, and the 16-bit cache
  * must reproduce them. */
 static const unsigned MODES[] = {0, SIMDATTN_DETERMINISTIC, SIMDATTN_FAST_EXP};

@@ -127,3 +127,15 @@ void gmat_free(gmat *g) {
     g->base = g->p = NULL;
 }
 
+
+size_t run_tasks_reversed(const simdattn_forward_desc *d) {
+    size_t count, bytes;
+    ck_assert_int_eq(simdattn_forward_tasks(d, &count, &bytes), SIMDATTN_OK);
+    ck_assert(count >= 1 && bytes >= sizeof(float));
+    void *ws = malloc(bytes);
+    ck_assert_ptr_nonnull(ws);
+    for (size_t i = count; i-- > 0;)
+        ck_assert_int_eq(simdattn_forward_run_task(d, i, ws), SIMDATTN_OK);
+    free(ws);
+    return count;
+}

@@ -65,6 +65,11 @@ extern const exp_mode exp_modes[EXP_MODE_COUNT];
 #define ISA test_isas[_i % test_isa_count]
 #define MODE (&exp_modes[_i / test_isa_count])
 
+/* Runs every work item of d through the task interface, last first, on
+ * one thread and one workspace of exactly the size it asks for; returns
+ * the item count. */
+size_t run_tasks_reversed(const simdattn_forward_desc *d);
+
 /* Runs a suite with the given name and returns the number of failures. */
 int run_suite(Suite *s);
 
