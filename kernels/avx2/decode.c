@@ -59,16 +59,6 @@ ALWAYS_INLINE __m256 load_kv(const simdattn_dtype dt, const void *p,
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(x), 16));
 }
 
-/* The canonical 16-lane sum (kernels/avx2/softmax.c's sum16). */
-ALWAYS_INLINE float sum16(__m256 s0, __m256 s1) {
-    __m256 v = _mm256_add_ps(s0, s1);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v),
-                          _mm256_extractf128_ps(v, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
-
 /* S for rows i0 … (MR of them) and keys j0 … (KR), clamped to m, n. */
 ALWAYS_INLINE void qk_tile(const simdattn_dtype dt, const size_t MR,
                            const size_t KR, size_t m, size_t n, size_t d,

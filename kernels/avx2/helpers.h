@@ -44,6 +44,17 @@ ALWAYS_INLINE void store8(const int masked, float *p, __m256i k, __m256 x) {
         _mm256_storeu_ps(p, x);
 }
 
+/* The canonical 16-lane sum: lanes 0–7 (s0) + 8–15 (s1), then 0–3 + 4–7,
+ * 0–1 + 2–3, 0 + 1, exactly the scalar sum16's order. */
+ALWAYS_INLINE float sum16(__m256 s0, __m256 s1) {
+    __m256 v = _mm256_add_ps(s0, s1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v),
+                          _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
 /* ---- fast exp (SIMDATTN_FAST_EXP) --------------------------------------
  * The steps of kernels/fastexp.h on 8 lanes; the same operations as the
  * scalar exp_poly, so the same bits.  fnmadd(a, b, c) = c − a·b rounded

@@ -55,17 +55,6 @@ ALWAYS_INLINE float hmax(__m256 v) {
     return _mm_cvtss_f32(h);
 }
 
-/* The canonical 16-lane sum: lanes 0–7 (s0) + 8–15 (s1), then 0–3 + 4–7,
- * 0–1 + 2–3, 0 + 1, exactly the scalar sum16's order. */
-ALWAYS_INLINE float sum16(__m256 s0, __m256 s1) {
-    __m256 v = _mm256_add_ps(s0, s1);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v),
-                          _mm256_extractf128_ps(v, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
-
 /* Pass 1 on c logits at p (8, or c < 8 through lane masks): scaled,
  * masked, stored back and folded into the running max.  max_ps(x, mx)
  * returns mx when x is NaN, so NaN never becomes the max, as with the

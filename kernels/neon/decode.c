@@ -57,14 +57,6 @@ SA_INLINE float32x4_t load_kv(const simdattn_dtype dt, const void *p,
     return vreinterpretq_f32_u32(vshll_n_u16(x, 16));
 }
 
-/* The canonical 16-lane sum of lanes 0–3, 4–7, 8–11, 12–15. */
-SA_INLINE float sum16(const float32x4_t *v) {
-    float32x4_t a = vaddq_f32(v[0], v[2]), b = vaddq_f32(v[1], v[3]);
-    float32x4_t c = vaddq_f32(a, b);
-    float32x2_t e = vadd_f32(vget_low_f32(c), vget_high_f32(c));
-    return vget_lane_f32(e, 0) + vget_lane_f32(e, 1);
-}
-
 /* S for rows i0 … (MR of them) and keys j0 … (KR), clamped to m, n. */
 SA_INLINE void qk_tile(const simdattn_dtype dt, const size_t MR,
                        const size_t KR, size_t m, size_t n, size_t d,

@@ -41,6 +41,14 @@ SA_INLINE void store_part(float *p, float32x4_t x, size_t r) {
         vst1q_lane_f32(p + 2, x, 2);
 }
 
+/* The canonical 16-lane sum of v[0..3] (lanes 0–3, 4–7, 8–11, 12–15):
+ * 0–7 + 8–15, then 0–3 + 4–7, 0–1 + 2–3, 0 + 1, the scalar sum16's order. */
+SA_INLINE float sum16(const float32x4_t *v) {
+    float32x4_t h = vaddq_f32(vaddq_f32(v[0], v[2]), vaddq_f32(v[1], v[3]));
+    float32x2_t l = vadd_f32(vget_low_f32(h), vget_high_f32(h));
+    return vget_lane_f32(l, 0) + vget_lane_f32(l, 1);
+}
+
 /* ---- fast exp (SIMDATTN_FAST_EXP) --------------------------------------
  * The steps of kernels/fastexp.h on 4 lanes; the same operations as the
  * scalar exp_poly, so the same bits.  vfmsq(c, a, b) = c − a·b rounded

@@ -92,10 +92,7 @@ SA_INLINE float exp_sum(const int kind, size_t n, float shift, float *s) {
         exp16(kind, buf, sh, acc);
         memcpy(s + j, buf, r * sizeof(float));
     }
-    float32x4_t h = vaddq_f32(vaddq_f32(acc[0], acc[2]),
-                              vaddq_f32(acc[1], acc[3]));
-    float32x2_t l = vadd_f32(vget_low_f32(h), vget_high_f32(h));
-    return vget_lane_f32(l, 0) + vget_lane_f32(l, 1);
+    return sum16(acc);
 }
 
 static void scale_row(size_t n, float inv, float *s) {
