@@ -150,6 +150,7 @@ typedef struct sa_decode_plan {
     const simdattn_kernels *t;
     size_t dk, dv, group, m, splits, heads; /* heads: B·H_kv */
     size_t ldq, ldp;         /* Q copy row stride; partial row stride */
+    size_t run;              /* softmax blocks per streaming run (decode.c) */
     size_t part_floats;      /* one (b, g, split) partial: m·ldp */
     size_t ws_floats, partial_total, count, first_merge;
     float scale, cap;

@@ -10,16 +10,16 @@
  * qk_kv: the canonical 16-lane order of simdattn.h, one zmm per (row, key)
  * dot product: lane l accumulates c ≡ l (mod 16), a masked zero-filled
  * load covers d mod 16 (fma(0, 0, x) as the scalar reference pads).  A
- * tile is MR rows × KR keys = 16 accumulators (4×4, or 2×8 / 1×16 for
- * fewer rows), 16 + KR + 1 zmm; each K vector serves MR rows, so K is
- * read once per 4 query rows of a GQA group.  The 16 sums come out of one
+ * unit is 16 dot products, MR = 2 rows × 8 keys (1 × 16 for a last odd
+ * row), with the rows' Q held in 16 zmm, 128 columns at a time; each K
+ * vector is loaded once for the MR rows.  The 16 sums come out of one
  * four-level shuffle tree (l + l+8, l + l+4, l + l+2, l + l+1, sum16's
- * pairs) into one zmm: 15 combines of 2 shuffles and 1 add, a third of
- * what 16 separate sum16 reductions take.  Rows and keys past m and n
- * repeat the last one and are not stored.
- * pv_kv: kernels/avx512/pv.c's 6-row × 4-zmm tile with V widened at its
- * load; α·O rounded once, then one fma per key in order (the scalar
- * chain, the same bits).
+ * pairs) into one zmm — 15 combines, a third of what 16 separate sum16
+ * reductions take — and are permuted into row order for two stores.
+ * Rows and keys past m and n repeat the last one and are not stored.
+ * pv_kv: tiles of up to 16 accumulators, 2 rows × 8 zmm (a whole row of
+ * d_v = 128) or 4 rows × ≤ 4 zmm, V widened at its load; α·O rounded
+ * once, then one fma per key in order (the scalar chain, the same bits).
  * Reads m×d of Q, n×d of K (lanes past d masked, never touched), m×n of
  * P, n×dv of V, m of alpha; writes exactly m×n of S and m×dv of O.
  */
@@ -40,9 +40,9 @@ SA_INLINE __m512 load_kv(const simdattn_dtype dt, const void *p, size_t i,
 }
 
 /* Pairs (a, b) → lanes 0–7: a_l + a_(l+8), lanes 8–15: b_l + b_(l+8). */
-SA_INLINE __m512 fold8(__m512 a, __m512 b) {
-    return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44),
-                         _mm512_shuffle_f32x4(a, b, 0xEE));
+SA_INLINE __m512 fold8(__m512 a, __m512 b) { /* one shuffle and a blend: */
+    return _mm512_add_ps(_mm512_mask_blend_ps(0xFF00, a, b), /* a_lo, b_hi */
+                         _mm512_shuffle_f32x4(a, b, 0x4E)); /* a_hi, b_lo */
 }
 /* Each 8-lane half of a and b → its two 4-lane halves added. */
 SA_INLINE __m512 fold4(__m512 a, __m512 b) {
@@ -58,89 +58,128 @@ SA_INLINE __m512 fold1(__m512 a, __m512 b) { /* l + l+1 in each pair */
                          _mm512_shuffle_ps(a, b, 0xDD));
 }
 
-/* sum16 of each of v[0 … 15]: that of v[4t + k] ends in lane 4k + t. */
-SA_INLINE __m512 sum16x16(const __m512 *v) {
-    __m512 w[8], x[4], y[2];
-    SA_UNROLL for (int i = 0; i < 8; i++) w[i] = fold8(v[2 * i], v[2 * i + 1]);
-    SA_UNROLL for (int i = 0; i < 4; i++) x[i] = fold4(w[2 * i], w[2 * i + 1]);
-    SA_UNROLL for (int i = 0; i < 2; i++) y[i] = fold2(x[2 * i], x[2 * i + 1]);
-    return fold1(y[0], y[1]);
+/* Memory order.  K and V are read row after row, each row's lines in
+ * increasing address, so the hardware prefetchers see one plain stream
+ * per call and run ahead of it; no software prefetch.  Measured on this
+ * project's Zen 4 host (D128 shape, 1 thread, fp32 K/V from memory): the
+ * former order — a 4×4 tile reading chunk c of four keys 512 B apart,
+ * then V in two column passes of half rows — left the prefetchers idle
+ * (89 ns per key and KV head without software prefetch, 54 with it 32 KiB
+ * ahead), and software prefetch caps a plain stream at about 20 GB/s
+ * (L1 miss buffers) where the hardware's reaches 28.  Keys go in
+ * sub-blocks of SUB: each pass of a row group over a sub-block reads K
+ * (V) from memory once and from L1 after that (32 keys of d = 128 fp32
+ * are 16 KiB). */
+enum { SUB = 32 };
+
+/* Chunks c0 … c0 + 16·NC − 1 of rows qr[0 … MR−1] against keys ko[0 …
+ * KH−1] into acc[b·MR + r]; the last chunk under lane mask `tail`. */
+SA_INLINE void qk_seg(const simdattn_dtype dt, const size_t MR,
+                      const size_t KH, const size_t NC, size_t c0,
+                      const float *const *qr, const size_t *ko,
+                      const void *k, __mmask16 tail, __m512 *acc) {
+    __m512 qv[2][8];
+    SA_UNROLL for (size_t r = 0; r < MR; r++)
+        SA_UNROLL for (size_t i = 0; i < NC; i++)
+            qv[r][i] = _mm512_maskz_loadu_ps(i + 1 == NC ? tail : 0xFFFF,
+                                             qr[r] + c0 + 16 * i);
+    SA_UNROLL for (size_t b = 0; b < KH; b++)
+        SA_UNROLL for (size_t i = 0; i < NC; i++) {
+            __m512 kv = load_kv(dt, k, ko[b] + c0 + 16 * i,
+                                i + 1 == NC ? tail : 0xFFFF);
+            /* one load, kept in a register for the MR fmas (GCC would
+             * otherwise fold it into each, loading it MR times) */
+            __asm__("" : "+v"(kv));
+            SA_UNROLL for (size_t r = 0; r < MR; r++)
+                acc[b * MR + r] = _mm512_fmadd_ps(qv[r][i], kv, acc[b * MR + r]);
+        }
 }
 
-/* Software prefetch, PF_BYTES ahead in K (and, in pv_kv's first column
- * pass, in V), into L2 (prefetcht1).  The hardware prefetchers alone left
- * the kernels waiting on every K load (perf: 0.34 of the read bandwidth
- * at D128 fp32); measured at D128 fp32, 1 thread: 16 keys ahead into L1
- * 0.43, 32 keys 0.42, 64 keys (32 KiB) into L2 0.65, 128 keys 0.60; V
- * 64 or 128 KiB ahead instead of 32 changed nothing beyond the noise
- * (±0.05 on this shared machine), nor did 64-key blocks in the driver.  A
- * distance in bytes keeps fp16/bf16 as far ahead in time.  Addresses past
- * the end of K or V are only prefetched, never loaded (a prefetch never
- * faults), and are formed as integers. */
-enum { PF_BYTES = 32768 };
-
-SA_INLINE void prefetch(const void *p, size_t bytes) {
-    _mm_prefetch((const char *)((uintptr_t)p + bytes), _MM_HINT_T1);
-}
-
-/* S for rows i0 … (MR of them) and keys j0 … (KR), clamped to m, n. */
-SA_INLINE void qk_tile(const simdattn_dtype dt, const size_t MR,
-                       const size_t KR, size_t m, size_t n, size_t d,
-                       size_t i0, size_t j0, const float *q, size_t ldq,
-                       const void *k, size_t ldk, float *s, size_t lds) {
-    const float *qr[16];
-    size_t ko[16];
+/* 8 dot products: rows i0 … i0+MR−1 × keys j0 … j0+8/MR−1 (clamped to
+ * m, n), one chain each, folded by the first three levels of the tree
+ * (v[0 … 7] → one zmm; the unit's second half folds v[8 … 15], and fold1
+ * joins the two): dot a = b·MR + r.  Q is
+ * held 8 zmm per row at a time: d − 1 over 128 full segments, then NT
+ * chunks, the last under `tail`. */
+SA_INLINE __m512 qk_half(const simdattn_dtype dt, const size_t MR,
+                         const size_t NT, size_t m, size_t n, size_t d,
+                         size_t i0, size_t j0, const float *q, size_t ldq,
+                         const void *k, size_t ldk, __mmask16 tail) {
+    const size_t KH = 8 / MR;
+    const float *qr[2];
+    size_t ko[8];
     SA_UNROLL for (size_t r = 0; r < MR; r++)
         qr[r] = q + (i0 + r < m ? i0 + r : m - 1) * ldq;
-    SA_UNROLL for (size_t b = 0; b < KR; b++)
+    SA_UNROLL for (size_t b = 0; b < KH; b++)
         ko[b] = (j0 + b < n ? j0 + b : n - 1) * ldk;
-    __m512 acc[16];
-    SA_UNROLL for (int a = 0; a < 16; a++) acc[a] = _mm512_setzero_ps();
-    const size_t es = dt == SIMDATTN_F32 ? 4 : 2, pf = PF_BYTES / (d * es) + 1;
-    for (size_t c = 0; c < d; c += 16) {
-        __mmask16 t = lanes(d - c);
-        if (c * es % 64 == 0) /* one hint per line */
-            SA_UNROLL for (size_t b = 0; b < KR; b++)
-                prefetch(k, ((j0 + b + pf) * ldk + c) * es);
-        if (MR == 1) { /* one Q vector, each K vector used once */
-            __m512 qv = _mm512_maskz_loadu_ps(t, qr[0] + c);
-            SA_UNROLL for (size_t b = 0; b < KR; b++)
-                acc[b] = _mm512_fmadd_ps(qv, load_kv(dt, k, ko[b] + c, t), acc[b]);
-            continue;
-        }
-        __m512 kv[16];
-        SA_UNROLL for (size_t b = 0; b < KR; b++) kv[b] = load_kv(dt, k, ko[b] + c, t);
-        SA_UNROLL for (size_t r = 0; r < MR; r++) {
-            __m512 qv = _mm512_maskz_loadu_ps(t, qr[r] + c);
-            SA_UNROLL for (size_t b = 0; b < KR; b++)
-                acc[b * MR + r] = _mm512_fmadd_ps(qv, kv[b], acc[b * MR + r]);
-        }
+    __m512 acc[8];
+    SA_UNROLL for (int a = 0; a < 8; a++) acc[a] = _mm512_setzero_ps();
+    size_t c0 = 0;
+    for (; c0 + 128 < d; c0 += 128)
+        qk_seg(dt, MR, KH, 8, c0, qr, ko, k, 0xFFFF, acc);
+    qk_seg(dt, MR, KH, NT, c0, qr, ko, k, tail, acc);
+    SA_UNROLL for (int i = 0; i < 4; i++) acc[i] = fold8(acc[2 * i], acc[2 * i + 1]);
+    SA_UNROLL for (int i = 0; i < 2; i++) acc[i] = fold4(acc[2 * i], acc[2 * i + 1]);
+    return fold2(acc[0], acc[1]);
+}
+
+/* S for rows i0 … i0+MR−1 and keys j0 … j0+16/MR−1 (stored only below
+ * m, n): two halves, then the tree's last fold. */
+SA_INLINE void qk_unit(const simdattn_dtype dt, const size_t MR,
+                       const size_t NT, size_t m, size_t n, size_t d,
+                       size_t i0, size_t j0, const float *q, size_t ldq,
+                       const void *k, size_t ldk, float *s, size_t lds,
+                       __mmask16 tail) {
+    const size_t KH = 8 / MR;
+    __m512 y0 = qk_half(dt, MR, NT, m, n, d, i0, j0, q, ldq, k, ldk, tail);
+    __m512 y1 = qk_half(dt, MR, NT, m, n, d, i0, j0 + KH, q, ldq, k, ldk, tail);
+    /* dot a = 8h + b·MR + r (row r, key j0 + a / MR) sits in lane
+     * 4·(a mod 4) + a / 4; gathered into row-major order (row r's keys in
+     * lanes r·KU …), one store per row */
+    const size_t KU = 16 / MR;
+    int ix[16];
+    SA_UNROLL for (size_t e = 0; e < 16; e++) {
+        size_t a = e % KU * MR + e / KU;
+        ix[e] = (int)(4 * (a % 4) + a / 4);
     }
-    float out[16];
-    _mm512_storeu_ps(out, sum16x16(acc));
-    SA_UNROLL for (size_t b = 0; b < KR; b++)
-        SA_UNROLL for (size_t r = 0; r < MR; r++) {
-            size_t a = b * MR + r;
-            if (i0 + r < m && j0 + b < n)
-                s[(i0 + r) * lds + j0 + b] = out[4 * (a % 4) + a / 4];
-        }
+    __m512 out = _mm512_permutexvar_ps(_mm512_loadu_si512(ix), fold1(y0, y1));
+    if (MR == 1) {
+        _mm512_mask_storeu_ps(s + i0 * lds + j0, lanes(n - j0), out);
+    } else {
+        __mmask8 t = (__mmask8)lanes(n - j0);
+        _mm256_mask_storeu_ps(s + i0 * lds + j0, t, _mm512_castps512_ps256(out));
+        if (i0 + 1 < m)
+            _mm256_mask_storeu_ps(s + (i0 + 1) * lds + j0, t,
+                                  _mm512_extractf32x8_ps(out, 1));
+    }
+}
+
+SA_INLINE void qk_rows(const simdattn_dtype dt, const size_t NT, size_t m,
+                       size_t n, size_t d, const float *q, size_t ldq,
+                       const void *k, size_t ldk, float *s, size_t lds,
+                       __mmask16 tail) {
+    for (size_t j0 = 0; j0 < n; j0 += SUB) {
+        size_t j1 = n - j0 < SUB ? n : j0 + SUB, i0 = 0;
+        for (; i0 + 2 <= m; i0 += 2)
+            for (size_t j = j0; j < j1; j += 8)
+                qk_unit(dt, 2, NT, m, n, d, i0, j, q, ldq, k, ldk, s, lds, tail);
+        if (i0 < m)
+            for (size_t j = j0; j < j1; j += 16)
+                qk_unit(dt, 1, NT, m, n, d, i0, j, q, ldq, k, ldk, s, lds, tail);
+    }
 }
 
 SA_INLINE void qk_kv(const simdattn_dtype dt, size_t m, size_t n, size_t d,
                      const float *q, size_t ldq, const void *k, size_t ldk,
                      float *s, size_t lds) {
-    size_t i0 = 0;
-    for (; i0 + 4 <= m; i0 += 4)
-        for (size_t j0 = 0; j0 < n; j0 += 4)
-            qk_tile(dt, 4, 4, m, n, d, i0, j0, q, ldq, k, ldk, s, lds);
-    if (m - i0 >= 2) {
-        for (size_t j0 = 0; j0 < n; j0 += 8)
-            qk_tile(dt, 2, 8, m, n, d, i0, j0, q, ldq, k, ldk, s, lds);
-        i0 += 2;
+    size_t rest = d - (d - 1) / 128 * 128; /* 1 … 128 in the last segment */
+    __mmask16 tail = lanes(rest - (rest - 1) / 16 * 16);
+    switch ((rest + 15) / 16) {
+#define NT(c)                                                                  \
+    case c: qk_rows(dt, c, m, n, d, q, ldq, k, ldk, s, lds, tail); break;
+        NT(1) NT(2) NT(3) NT(4) NT(5) NT(6) NT(7) NT(8)
+#undef NT
     }
-    if (i0 < m)
-        for (size_t j0 = 0; j0 < n; j0 += 16)
-            qk_tile(dt, 1, 16, m, n, d, i0, j0, q, ldq, k, ldk, s, lds);
 }
 
 void sa_qk_kv_avx512(size_t m, size_t n, size_t d, const float *q,
@@ -153,38 +192,33 @@ void sa_qk_kv_avx512(size_t m, size_t n, size_t d, const float *q,
     }
 }
 
-/* 6 rows × 4 zmm = 24 accumulators + 4 V vectors + 1 broadcast = 29 zmm. */
-enum { MR = 6, CB = 4 };
-
-/* O tile of mr rows × cb vectors (columns from c0); the last vector uses
- * lane mask `last`. */
+/* O tile of mr rows × cb vectors from column c0 (the last vector under
+ * lane mask `last`) over keys j0 … j1−1: 16 or fewer accumulators (mr·cb
+ * ≤ 16) + mr broadcasts + 1 V vector.  first: the tile starts the call,
+ * so O is scaled by alpha as it is loaded. */
 SA_INLINE void pv_tile(const simdattn_dtype dt, const size_t mr,
-                       const size_t cb, size_t n, const float *p, size_t ldp,
-                       const void *v, size_t ldv, size_t c0,
+                       const size_t cb, size_t j0, size_t j1, const float *p,
+                       size_t ldp, const void *v, size_t ldv, size_t c0,
                        const float *alpha, float *o, size_t ldo,
-                       __mmask16 last, size_t pf) {
-    __m512 acc[MR][CB];
+                       __mmask16 last) {
+    __m512 acc[4][8];
     SA_UNROLL for (size_t i = 0; i < mr; i++) {
         __m512 a = _mm512_set1_ps(alpha ? alpha[i] : 1.0f);
         SA_UNROLL for (size_t c = 0; c < cb; c++) {
             __mmask16 t = c + 1 == cb ? last : (__mmask16)0xFFFF;
-            acc[i][c] = _mm512_mul_ps(a, _mm512_maskz_loadu_ps(t, o + i * ldo + 16 * c));
+            acc[i][c] = _mm512_maskz_loadu_ps(t, o + i * ldo + 16 * c);
+            if (alpha)
+                acc[i][c] = _mm512_mul_ps(a, acc[i][c]);
         }
     }
-    const size_t es = dt == SIMDATTN_F32 ? 4 : 2, ahead = pf ? PF_BYTES / (pf * es) + 1 : 0;
-    for (size_t j = 0; j < n; j++) {
-        if (pf) /* the first column pass pulls whole rows in */
-            for (size_t c = 0; c < pf; c += 64 / es)
-                prefetch(v, ((j + ahead) * ldv + c) * es);
-        __m512 b[CB];
+    for (size_t j = j0; j < j1; j++) {
+        __m512 a[4];
+        SA_UNROLL for (size_t i = 0; i < mr; i++) a[i] = _mm512_set1_ps(p[i * ldp + j]);
         SA_UNROLL for (size_t c = 0; c < cb; c++) {
             __mmask16 t = c + 1 == cb ? last : (__mmask16)0xFFFF;
-            b[c] = load_kv(dt, v, j * ldv + c0 + 16 * c, t);
-        }
-        SA_UNROLL for (size_t i = 0; i < mr; i++) {
-            __m512 a = _mm512_set1_ps(p[i * ldp + j]);
-            SA_UNROLL for (size_t c = 0; c < cb; c++)
-                acc[i][c] = _mm512_fmadd_ps(a, b[c], acc[i][c]);
+            __m512 b = load_kv(dt, v, j * ldv + c0 + 16 * c, t);
+            SA_UNROLL for (size_t i = 0; i < mr; i++)
+                acc[i][c] = _mm512_fmadd_ps(a[i], b, acc[i][c]);
         }
     }
     SA_UNROLL for (size_t i = 0; i < mr; i++)
@@ -194,29 +228,41 @@ SA_INLINE void pv_tile(const simdattn_dtype dt, const size_t mr,
         }
 }
 
+/* Columns in groups of up to 8 vectors (a whole row at d_v ≤ 128); rows
+ * in groups of R = 16 / (vectors rounded up to 4 or 8): 4 rows × ≤ 4
+ * vectors or 2 rows × 5 … 8 vectors. */
 SA_INLINE void pv_kv(const simdattn_dtype dt, size_t m, size_t n, size_t dv,
                      const float *p, size_t ldp, const void *v, size_t ldv,
                      const float *alpha, float *o, size_t ldo) {
-    for (size_t c0 = 0; c0 < dv; c0 += 16 * CB) {
-        size_t w = dv - c0 < 16 * CB ? dv - c0 : 16 * CB;
-        size_t cb = (w + 15) / 16;
+    for (size_t c0 = 0; c0 < dv; c0 += 128) {
+        size_t w = dv - c0 < 128 ? dv - c0 : 128;
+        size_t cb = (w + 15) / 16, R = cb <= 4 ? 4 : 2;
         __mmask16 last = lanes(w - 16 * (cb - 1));
-        for (size_t i0 = 0; i0 < m; i0 += MR) {
-            size_t mr = m - i0 < MR ? m - i0 : MR;
-            const float *pi = p + i0 * ldp, *ai = alpha ? alpha + i0 : NULL;
-            float *oi = o + i0 * ldo + c0;
-            size_t pf = c0 == 0 && i0 == 0 ? dv : 0; /* columns to prefetch */
+        for (size_t j0 = 0; j0 < n; j0 += SUB) {
+            size_t j1 = n - j0 < SUB ? n : j0 + SUB;
+            for (size_t i0 = 0; i0 < m; i0 += R) {
+                size_t mr = m - i0 < R ? m - i0 : R;
+                const float *pi = p + i0 * ldp;
+                const float *ai = alpha && j0 == 0 ? alpha + i0 : NULL;
+                float *oi = o + i0 * ldo + c0;
 #define COLS(r, c)                                                             \
     case c:                                                                    \
-        pv_tile(dt, r, c, n, pi, ldp, v, ldv, c0, ai, oi, ldo, last, pf);      \
+        pv_tile(dt, r, c, j0, j1, pi, ldp, v, ldv, c0, ai, oi, ldo, last);     \
         break;
-#define ROWS(r)                                                                \
+#define ROWS4(r)                                                               \
+    case r:                                                                    \
+        switch (cb) { COLS(r, 1) COLS(r, 2) COLS(r, 3) COLS(r, 4)              \
+                      COLS(r, 5) COLS(r, 6) COLS(r, 7) COLS(r, 8) }            \
+        break;
+#define ROWS2(r)                                                               \
     case r:                                                                    \
         switch (cb) { COLS(r, 1) COLS(r, 2) COLS(r, 3) COLS(r, 4) }            \
         break;
-            switch (mr) { ROWS(1) ROWS(2) ROWS(3) ROWS(4) ROWS(5) ROWS(6) }
-#undef ROWS
+                switch (mr) { ROWS4(1) ROWS4(2) ROWS2(3) ROWS2(4) }
+#undef ROWS4
+#undef ROWS2
 #undef COLS
+            }
         }
     }
 }
