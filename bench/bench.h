@@ -10,8 +10,9 @@
 #include "internal.h"
 #include "shim.h"
 
-/* 64-byte aligned, zero-filled (so every page is touched before timing);
- * NULL on failure or overflow.  Free with free(). */
+/* 64-byte aligned (2 MiB and transparent huge pages from 2 MiB up, see
+ * util.c), zero-filled (so every page is touched before timing); NULL on
+ * failure or overflow.  Free with free(). */
 float *sab_floats(size_t n);
 /* Deterministic uniform [lo, hi) fill: the same inputs every run. */
 void sab_fill(float *x, size_t n, float lo, float hi, unsigned long long seed);

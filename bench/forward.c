@@ -218,7 +218,7 @@ static void *fwd_setup(const void *arg) {
     simdattn_forward_desc *d = &c->desc;
     if (a->kv != SIMDATTN_F32) {
         size_t n = c->kv_floats * c->copies;
-        c->kv16 = malloc(n * sizeof(uint16_t));
+        c->kv16 = (uint16_t *)(void *)sab_floats((n + 1) / 2); /* as c->kv */
         if (!c->kv16) {
             fwd_teardown(c);
             return NULL;
