@@ -135,8 +135,8 @@ ALWAYS_INLINE void pv_tile(const simdattn_dtype dt, const size_t mr,
     UNROLL for (size_t i = 0; i < mr; i++) {
         __m256 a = _mm256_set1_ps(alpha ? alpha[i] : 1.0f);
         UNROLL for (size_t c = 0; c < NV; c++)
-            acc[i][c] = _mm256_mul_ps(a, _mm256_maskload_ps(o + i * ldo + 8 * c,
-                                                            lanes_below(w[c])));
+            acc[i][c] = _mm256_mul_ps(a, load8(w[c] < 8, o + i * ldo + 8 * c,
+                                               lanes_below(w[c])));
     }
     for (size_t j = 0; j < n; j++) {
         if (pf)
@@ -153,7 +153,7 @@ ALWAYS_INLINE void pv_tile(const simdattn_dtype dt, const size_t mr,
     }
     UNROLL for (size_t i = 0; i < mr; i++)
         UNROLL for (size_t c = 0; c < NV; c++)
-            _mm256_maskstore_ps(o + i * ldo + 8 * c, lanes_below(w[c]), acc[i][c]);
+            store8(w[c] < 8, o + i * ldo + 8 * c, lanes_below(w[c]), acc[i][c]);
 }
 
 ALWAYS_INLINE void pv_kv(const simdattn_dtype dt, size_t m, size_t n,
