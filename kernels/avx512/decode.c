@@ -67,10 +67,15 @@ SA_INLINE __m512 fold1(__m512 a, __m512 b) { /* l + l+1 in each pair */
  * (89 ns per key and KV head without software prefetch, 54 with it 32 KiB
  * ahead), and software prefetch caps a plain stream at about 20 GB/s
  * (L1 miss buffers) where the hardware's reaches 28.  Keys go in
- * sub-blocks of SUB: each pass of a row group over a sub-block reads K
- * (V) from memory once and from L1 after that (32 keys of d = 128 fp32
- * are 16 KiB). */
-enum { SUB = 32 };
+ * sub-blocks: each pass of a row group over a sub-block reads K (V) from
+ * memory once and from L1 after that.  Small sub-blocks keep the misses
+ * evenly spread — the prefetchers advance with the demand misses, and a
+ * long pass from L1 lets them idle — measured (huge pages, best of 3
+ * runs, D128 fp32 1 thread): V sub-blocks of 32 keys 1.50–1.69 ms, 16
+ * keys 1.26–1.35, 8 keys 1.19–1.20, 4 keys 1.22 (more O loads/stores per
+ * key); K sub-blocks of 8 or 16 keys alike (16: the one-row unit's
+ * width).  fp16/bf16, compute-bound, do not move. */
+enum { SUB = 16, SUBV = 8 }; /* keys per sub-block: Q·K, P·V */
 
 /* Chunks c0 … c0 + 16·NC − 1 of rows qr[0 … MR−1] against keys ko[0 …
  * KH−1] into acc[b·MR + r]; the last chunk under lane mask `tail`. */
@@ -238,8 +243,8 @@ SA_INLINE void pv_kv(const simdattn_dtype dt, size_t m, size_t n, size_t dv,
         size_t w = dv - c0 < 128 ? dv - c0 : 128;
         size_t cb = (w + 15) / 16, R = cb <= 4 ? 4 : 2;
         __mmask16 last = lanes(w - 16 * (cb - 1));
-        for (size_t j0 = 0; j0 < n; j0 += SUB) {
-            size_t j1 = n - j0 < SUB ? n : j0 + SUB;
+        for (size_t j0 = 0; j0 < n; j0 += SUBV) {
+            size_t j1 = n - j0 < SUBV ? n : j0 + SUBV;
             for (size_t i0 = 0; i0 < m; i0 += R) {
                 size_t mr = m - i0 < R ? m - i0 : R;
                 const float *pi = p + i0 * ldp;
