@@ -77,21 +77,38 @@ SA_INLINE __m512 fold1(__m512 a, __m512 b) { /* l + l+1 in each pair */
  * width).  fp16/bf16, compute-bound, do not move. */
 enum { SUB = 16, SUBV = 8 }; /* keys per sub-block: Q·K, P·V */
 
-/* Chunks c0 … c0 + 16·NC − 1 of rows qr[0 … MR−1] against keys ko[0 …
- * KH−1] into acc[b·MR + r]; the last chunk under lane mask `tail`. */
+/* Lanes of chunk i of a segment with `rem` columns left (0: none). */
+SA_INLINE __mmask16 chunk_lanes(size_t rem, size_t i) {
+    return rem > 16 * i ? lanes(rem - 16 * i) : 0;
+}
+
+/* Chunks c0 … c0 + 16·NC − 1 (NC even) of rows qr[0 … MR−1] against keys
+ * ko[0 … KH−1] into acc[b·MR + r].  Lane masks: with ALL, chunk i's own
+ * (rem columns left); else the last two chunks' are m1, m2 and the others
+ * are full.  A chunk past d has no lanes: zeros on both sides, and
+ * fma(0, 0, x) = x exactly, since no lane ever holds −0 (each starts at
+ * +0), so one instantiation serves two chunk counts. */
+SA_INLINE __mmask16 seg_lanes(const int ALL, const size_t NC, size_t i,
+                              size_t rem, __mmask16 m1, __mmask16 m2) {
+    if (ALL)
+        return chunk_lanes(rem, i);
+    return i + 2 == NC ? m1 : i + 1 == NC ? m2 : (__mmask16)0xFFFF;
+}
+
 SA_INLINE void qk_seg(const simdattn_dtype dt, const size_t MR,
-                      const size_t KH, const size_t NC, size_t c0,
-                      const float *const *qr, const size_t *ko,
-                      const void *k, __mmask16 tail, __m512 *acc) {
+                      const size_t KH, const size_t NC, const int ALL,
+                      size_t c0, size_t rem, const float *const *qr,
+                      const size_t *ko, const void *k, __mmask16 m1,
+                      __mmask16 m2, __m512 *acc) {
     __m512 qv[2][8];
     SA_UNROLL for (size_t r = 0; r < MR; r++)
         SA_UNROLL for (size_t i = 0; i < NC; i++)
-            qv[r][i] = _mm512_maskz_loadu_ps(i + 1 == NC ? tail : 0xFFFF,
+            qv[r][i] = _mm512_maskz_loadu_ps(seg_lanes(ALL, NC, i, rem, m1, m2),
                                              qr[r] + c0 + 16 * i);
     SA_UNROLL for (size_t b = 0; b < KH; b++)
         SA_UNROLL for (size_t i = 0; i < NC; i++) {
             __m512 kv = load_kv(dt, k, ko[b] + c0 + 16 * i,
-                                i + 1 == NC ? tail : 0xFFFF);
+                                seg_lanes(ALL, NC, i, rem, m1, m2));
             /* one load, kept in a register for the MR fmas (GCC would
              * otherwise fold it into each, loading it MR times) */
             __asm__("" : "+v"(kv));
@@ -100,16 +117,37 @@ SA_INLINE void qk_seg(const simdattn_dtype dt, const size_t MR,
         }
 }
 
+/* d > 128: every segment of 128 columns, acc in memory — one copy per
+ * (dtype, MR), not one per tail width, to keep the file's compile time
+ * (and code size) in bounds; the calls cost little next to d > 128
+ * columns of work. */
+static __attribute__((noinline)) void qk_long(simdattn_dtype dt, size_t MR,
+                                              size_t d, const float *const *qr,
+                                              const size_t *ko, const void *k,
+                                              __m512 *acc) {
+    for (size_t c0 = 0; c0 < d; c0 += 128) {
+#define SEG(T, R)                                                              \
+    qk_seg(T, R, 8 / R, 8, 1, c0, d - c0, qr, ko, k, 0, 0, acc)
+        if (dt == SIMDATTN_F16)
+            MR == 2 ? SEG(SIMDATTN_F16, 2) : SEG(SIMDATTN_F16, 1);
+        else if (dt == SIMDATTN_BF16)
+            MR == 2 ? SEG(SIMDATTN_BF16, 2) : SEG(SIMDATTN_BF16, 1);
+        else
+            MR == 2 ? SEG(SIMDATTN_F32, 2) : SEG(SIMDATTN_F32, 1);
+#undef SEG
+    }
+}
+
 /* 8 dot products: rows i0 … i0+MR−1 × keys j0 … j0+8/MR−1 (clamped to
  * m, n), one chain each, folded by the first three levels of the tree
  * (v[0 … 7] → one zmm; the unit's second half folds v[8 … 15], and fold1
- * joins the two): dot a = b·MR + r.  Q is
- * held 8 zmm per row at a time: d − 1 over 128 full segments, then NT
- * chunks, the last under `tail`. */
+ * joins the two): dot a = b·MR + r.  Q is held in registers, 8 zmm per
+ * row: d ≤ 128 is one segment of NT chunks (NT even, masks m1, m2). */
 SA_INLINE __m512 qk_half(const simdattn_dtype dt, const size_t MR,
                          const size_t NT, size_t m, size_t n, size_t d,
                          size_t i0, size_t j0, const float *q, size_t ldq,
-                         const void *k, size_t ldk, __mmask16 tail) {
+                         const void *k, size_t ldk, __mmask16 m1,
+                         __mmask16 m2) {
     const size_t KH = 8 / MR;
     const float *qr[2];
     size_t ko[8];
@@ -119,25 +157,31 @@ SA_INLINE __m512 qk_half(const simdattn_dtype dt, const size_t MR,
         ko[b] = (j0 + b < n ? j0 + b : n - 1) * ldk;
     __m512 acc[8];
     SA_UNROLL for (int a = 0; a < 8; a++) acc[a] = _mm512_setzero_ps();
-    size_t c0 = 0;
-    for (; c0 + 128 < d; c0 += 128)
-        qk_seg(dt, MR, KH, 8, c0, qr, ko, k, 0xFFFF, acc);
-    qk_seg(dt, MR, KH, NT, c0, qr, ko, k, tail, acc);
+    if (d <= 128) {
+        qk_seg(dt, MR, KH, NT, 0, 0, d, qr, ko, k, m1, m2, acc);
+    } else { /* (acc itself stays out of memory) */
+        __m512 t[8];
+        SA_UNROLL for (int a = 0; a < 8; a++) t[a] = _mm512_setzero_ps();
+        qk_long(dt, MR, d, qr, ko, k, t);
+        SA_UNROLL for (int a = 0; a < 8; a++) acc[a] = t[a];
+    }
     SA_UNROLL for (int i = 0; i < 4; i++) acc[i] = fold8(acc[2 * i], acc[2 * i + 1]);
     SA_UNROLL for (int i = 0; i < 2; i++) acc[i] = fold4(acc[2 * i], acc[2 * i + 1]);
     return fold2(acc[0], acc[1]);
 }
 
 /* S for rows i0 … i0+MR−1 and keys j0 … j0+16/MR−1 (stored only below
- * m, n): two halves, then the tree's last fold. */
+ * m, n): two halves (a loop, not unrolled: one copy of the half's code),
+ * then the tree's last fold. */
 SA_INLINE void qk_unit(const simdattn_dtype dt, const size_t MR,
                        const size_t NT, size_t m, size_t n, size_t d,
                        size_t i0, size_t j0, const float *q, size_t ldq,
                        const void *k, size_t ldk, float *s, size_t lds,
-                       __mmask16 tail) {
+                       __mmask16 m1, __mmask16 m2) {
     const size_t KH = 8 / MR;
-    __m512 y0 = qk_half(dt, MR, NT, m, n, d, i0, j0, q, ldq, k, ldk, tail);
-    __m512 y1 = qk_half(dt, MR, NT, m, n, d, i0, j0 + KH, q, ldq, k, ldk, tail);
+    __m512 y[2];
+    _Pragma("GCC unroll 1") for (size_t h = 0; h < 2; h++)
+        y[h] = qk_half(dt, MR, NT, m, n, d, i0, j0 + h * KH, q, ldq, k, ldk, m1, m2);
     /* dot a = 8h + b·MR + r (row r, key j0 + a / MR) sits in lane
      * 4·(a mod 4) + a / 4; gathered into row-major order (row r's keys in
      * lanes r·KU …), one store per row */
@@ -147,7 +191,7 @@ SA_INLINE void qk_unit(const simdattn_dtype dt, const size_t MR,
         size_t a = e % KU * MR + e / KU;
         ix[e] = (int)(4 * (a % 4) + a / 4);
     }
-    __m512 out = _mm512_permutexvar_ps(_mm512_loadu_si512(ix), fold1(y0, y1));
+    __m512 out = _mm512_permutexvar_ps(_mm512_loadu_si512(ix), fold1(y[0], y[1]));
     if (MR == 1) {
         _mm512_mask_storeu_ps(s + i0 * lds + j0, lanes(n - j0), out);
     } else {
@@ -162,27 +206,28 @@ SA_INLINE void qk_unit(const simdattn_dtype dt, const size_t MR,
 SA_INLINE void qk_rows(const simdattn_dtype dt, const size_t NT, size_t m,
                        size_t n, size_t d, const float *q, size_t ldq,
                        const void *k, size_t ldk, float *s, size_t lds,
-                       __mmask16 tail) {
+                       __mmask16 m1, __mmask16 m2) {
     for (size_t j0 = 0; j0 < n; j0 += SUB) {
         size_t j1 = n - j0 < SUB ? n : j0 + SUB, i0 = 0;
         for (; i0 + 2 <= m; i0 += 2)
             for (size_t j = j0; j < j1; j += 8)
-                qk_unit(dt, 2, NT, m, n, d, i0, j, q, ldq, k, ldk, s, lds, tail);
+                qk_unit(dt, 2, NT, m, n, d, i0, j, q, ldq, k, ldk, s, lds, m1, m2);
         if (i0 < m)
             for (size_t j = j0; j < j1; j += 16)
-                qk_unit(dt, 1, NT, m, n, d, i0, j, q, ldq, k, ldk, s, lds, tail);
+                qk_unit(dt, 1, NT, m, n, d, i0, j, q, ldq, k, ldk, s, lds, m1, m2);
     }
 }
 
+/* NT: the chunks of d ≤ 128 rounded up to even (d > 128: qk_long). */
 SA_INLINE void qk_kv(const simdattn_dtype dt, size_t m, size_t n, size_t d,
                      const float *q, size_t ldq, const void *k, size_t ldk,
                      float *s, size_t lds) {
-    size_t rest = d - (d - 1) / 128 * 128; /* 1 … 128 in the last segment */
-    __mmask16 tail = lanes(rest - (rest - 1) / 16 * 16);
-    switch ((rest + 15) / 16) {
+    size_t nt = d > 128 ? 8 : (d + 31) / 32 * 2;
+    __mmask16 m1 = chunk_lanes(d, nt - 2), m2 = chunk_lanes(d, nt - 1);
+    switch (nt) {
 #define NT(c)                                                                  \
-    case c: qk_rows(dt, c, m, n, d, q, ldq, k, ldk, s, lds, tail); break;
-        NT(1) NT(2) NT(3) NT(4) NT(5) NT(6) NT(7) NT(8)
+    case c: qk_rows(dt, c, m, n, d, q, ldq, k, ldk, s, lds, m1, m2); break;
+        NT(2) NT(4) NT(6) NT(8)
 #undef NT
     }
 }
