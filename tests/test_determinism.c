@@ -30,7 +30,6 @@
 
 #include "util.h"
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 /* The softmax and forward tests loop over ISA × these two flags. */
 #define SAME_BITS_FLAGS (_i / test_isa_count ? SIMDATTN_FAST_EXP : SIMDATTN_DETERMINISTIC)
 

@@ -31,16 +31,6 @@
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-/* ck_assert_msg for per-element loops: Check records every passing
- * ck_assert (a write to its log), which dominated the suite's run time
- * under qemu; this only calls into Check on failure. */
-#define REQUIRE(cond, ...)                                                  \
-    do {                                                                    \
-        if (!(cond))                                                        \
-            ck_abort_msg(__VA_ARGS__);                                      \
-    } while (0)
-
 typedef struct cfg {
     size_t batch, hq, hk, nq, nk, d, dv; /* dv 0: same as d */
     unsigned flags;                      /* CAUSAL, DETERMINISTIC */

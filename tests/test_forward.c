@@ -14,8 +14,6 @@
 #include "oracle.h"
 #include "util.h"
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
 /* The driver's KV block (kernels/forward.c NB): the oracle's bound counts
  * one online-softmax rescale per block. */
 enum { KV_BLOCK = SA_FORWARD_NB };

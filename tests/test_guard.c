@@ -23,8 +23,6 @@
 
 #include "util.h"
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
 enum { AT_END = 0, AT_START = 1 };
 
 /* Under AddressSanitizer a fault must stay a plain SIGSEGV, which is what

@@ -18,8 +18,6 @@
 #include "oracle.h"
 #include "util.h"
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
 static const size_t QK_M[] = {1, 2, 5, 6, 7, 13, 14, 15, 28, 29};
 static const size_t QK_N[] = {1, 3, 8, 9, 15, 16, 17, 24, 25, 31, 32, 33, 100};
 static const size_t QK_D[] = {1, 7, 8, 9, 31, 64, 80, 128, 256};

@@ -27,14 +27,6 @@
 #include "oracle.h"
 #include "util.h"
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-/* ck_assert_msg for per-element loops: only calls into Check on failure. */
-#define REQUIRE(cond, ...)                                                  \
-    do {                                                                    \
-        if (!(cond))                                                        \
-            ck_abort_msg(__VA_ARGS__);                                      \
-    } while (0)
-
 static const simdattn_dtype DTYPES[] = {SIMDATTN_F16, SIMDATTN_BF16};
 
 static const char *dtype_name(simdattn_dtype t) {

@@ -13,6 +13,17 @@
 
 #include "simdattn.h"
 
+/* Elements of an array. */
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+/* ck_assert_msg for per-element loops: Check records every passing
+ * ck_assert (a write to its log), which dominated the suite's run time
+ * under qemu; this only calls into Check on failure. */
+#define REQUIRE(cond, ...)                                                  \
+    do {                                                                    \
+        if (!(cond))                                                        \
+            ck_abort_msg(__VA_ARGS__);                                      \
+    } while (0)
+
 /* Unit roundoff of fp32 (round to nearest): u = 2^-24. */
 #define U_F32 (0x1p-24)
 /* γ_n = n·u / (1 − n·u): the classical bound factor for n roundings. */

@@ -37,8 +37,6 @@
 #include "oracle.h"
 #include "util.h"
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
 /* The fused driver's KV block (kernels/forward.c NB): the oracle's forward
  * bound counts one online-softmax rescale per block. */
 enum { KV_BLOCK = SA_FORWARD_NB };
