@@ -24,8 +24,9 @@
  * the same operations in the same order as above, so the same bits; but
  * K and V are read as runs of up to 2048 keys, not alternating every 256:
  * each switch between the K and the V stream restarts the hardware
- * prefetcher (measured at D128 fp32, 1 thread, huge pages: 58–62 ns per
- * key and KV head with 256-key alternation, 51 with 2048, from memory).
+ * prefetcher (measured at D128 fp32, 1 thread, huge pages, with the
+ * AVX-512 kernels' 32-key sub-blocks of the time: 58–62 ns per key and
+ * KV head with 256-key alternation, 51 with 2048, from memory).
  *
  * Split-KV.  Split c takes the SPLIT keys from j_first + c·SPLIT (whole
  * blocks) and leaves per row its partial maximum m_c, sum
@@ -183,13 +184,13 @@ static void run_split(const sa_decode_plan *p, size_t b, size_t g, size_t c,
                      (b * d->v.stride_batch + g * d->v.stride_head) * es;
     const float sm_scale = p->cap > 0.0f ? 1.0f : p->scale;
     const size_t lds = NB * p->run, lda = lines(m, &(int){0});
-    size_t kept[MAX_RUN];
+    size_t keys[MAX_RUN], kept[MAX_RUN]; /* per block of the run */
     for (size_t r0 = s0; r0 < s1; r0 += lds) {
-        const size_t nblk = (s1 - r0 + NB - 1) / NB < p->run
-                                ? (s1 - r0 + NB - 1) / NB
-                                : p->run;
+        size_t nblk = (s1 - r0 + NB - 1) / NB;
+        nblk = nblk < p->run ? nblk : p->run;
         for (size_t bi = 0; bi < nblk; bi++) { /* Q·K of the run's blocks */
             size_t j0 = r0 + bi * NB, nb = s1 - j0 < NB ? s1 - j0 : NB;
+            keys[bi] = nb;
             kept[bi] = keep ? sa_keys_kept(keep, j0, nb) : nb;
             if (kept[bi]) /* (a block the key mask removes is not read) */
                 t->qk_kv(m, nb, p->dk, x->q, p->ldq,
@@ -197,7 +198,7 @@ static void run_split(const sa_decode_plan *p, size_t b, size_t g, size_t c,
                          d->kv_dtype, s + bi * NB, lds);
         }
         for (size_t bi = 0; bi < nblk; bi++) { /* their softmaxes, in order */
-            size_t j0 = r0 + bi * NB, nb = s1 - j0 < NB ? s1 - j0 : NB;
+            size_t j0 = r0 + bi * NB, nb = keys[bi];
             float *sb = s + bi * NB, *ab = x->alpha + bi * lda;
             if (kept[bi] == 0)
                 continue;
@@ -225,9 +226,9 @@ static void run_split(const sa_decode_plan *p, size_t b, size_t g, size_t c,
                                   x->rsum, ab, p->xflags);
         }
         for (size_t bi = 0; bi < nblk; bi++) { /* their P·V, in order */
-            size_t j0 = r0 + bi * NB, nb = s1 - j0 < NB ? s1 - j0 : NB;
+            size_t j0 = r0 + bi * NB;
             if (kept[bi])
-                t->pv_kv(m, nb, p->dv, s + bi * NB, lds,
+                t->pv_kv(m, keys[bi], p->dv, s + bi * NB, lds,
                          vh + j0 * d->v.stride_seq * es, d->v.stride_seq,
                          d->kv_dtype, x->alpha + bi * lda, part, p->ldp);
         }
