@@ -299,18 +299,18 @@ SA_INLINE void pv_kv(const simdattn_dtype dt, size_t m, size_t n, size_t dv,
     case c:                                                                    \
         pv_tile(dt, r, c, j0, j1, pi, ldp, v, ldv, c0, ai, oi, ldo, last);     \
         break;
-#define ROWS4(r)                                                               \
+#define ANY_CB(r)                                                              \
     case r:                                                                    \
         switch (cb) { COLS(r, 1) COLS(r, 2) COLS(r, 3) COLS(r, 4)              \
                       COLS(r, 5) COLS(r, 6) COLS(r, 7) COLS(r, 8) }            \
         break;
-#define ROWS2(r)                                                               \
+#define CB4(r)                                                                 \
     case r:                                                                    \
         switch (cb) { COLS(r, 1) COLS(r, 2) COLS(r, 3) COLS(r, 4) }            \
         break;
-                switch (mr) { ROWS4(1) ROWS4(2) ROWS2(3) ROWS2(4) }
-#undef ROWS4
-#undef ROWS2
+                switch (mr) { ANY_CB(1) ANY_CB(2) CB4(3) CB4(4) } /* mr ≤ R */
+#undef ANY_CB
+#undef CB4
 #undef COLS
             }
         }
