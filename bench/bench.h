@@ -42,7 +42,15 @@ const char *sab_fma_peak(simdattn_isa isa); /* "fma/<isa>" */
 typedef struct sab_fma_loop {
     float (*run)(size_t reps);
     double flops_per_rep;
+    /* The decode ceiling (peak/stream/<isa>, NULL for scalar): stream
+     * `keys` rows of SAB_STREAM_D elements of K and of V (fp32, or fp16
+     * when f16), each vector of a row feeding SAB_STREAM_ROWS FMAs, one per
+     * query row of a GQA group, and nothing else: the FMAs D128 cannot do
+     * without (Q·K and P·V of 4 rows), none of its reductions, softmax or
+     * stores.  Returns a value derived from every accumulator. */
+    float (*stream)(const void *k, const void *v, size_t keys, int f16);
 } sab_fma_loop;
+enum { SAB_STREAM_D = 128, SAB_STREAM_ROWS = 4 };
 #define SA_ISA(ENUM, tok, nr) extern const sab_fma_loop sab_fma_##tok;
 #include "isa.inc"
 #undef SA_ISA

@@ -7,11 +7,19 @@
  *                   from memory: the byte rate bw_frac divides by
  *   peak/read_bw/t2 the same buffer read by two threads, one half each:
  *                   the ceiling of the two-thread (/t2) cases
+ *   peak/stream/<isa>, peak/stream-f16/<isa>
+ *                   the decode ceiling of that ISA on one core: K and V
+ *                   streamed from memory (fp32, fp16) while doing only the
+ *                   FMAs D128 needs per key (bench.h); not a calibration,
+ *                   an ordinary case whose GBps and bw_frac say how much of
+ *                   read_bw a core keeps while its FMA units are that busy,
+ *                   the most a decode kernel on this core can expect
  */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench.h"
 
@@ -118,6 +126,66 @@ static void read_teardown(void *ctx) {
     free(c);
 }
 
+typedef struct stream_arg {
+    const sab_fma_loop *loop;
+    int f16;
+} stream_arg;
+
+typedef struct stream_ctx {
+    stream_arg a;
+    void *k, *v;
+    size_t keys;
+} stream_ctx;
+
+/* Keys of the ceiling's K/V: D128-32k's, 8 KV heads × 32768 keys (256 MiB
+ * of fp32 K+V), or more where 4× the LLC is larger, so they come from
+ * memory as the forward's do. */
+static size_t stream_keys(int f16) {
+    size_t row = 2 * SAB_STREAM_D * (f16 ? sizeof(uint16_t) : sizeof(float));
+    size_t keys = (size_t)8 * 32768, llc4 = 4 * sab_llc_bytes();
+    return keys * row >= llc4 ? keys : llc4 / row + 1;
+}
+
+static void stream_teardown(void *ctx) {
+    stream_ctx *c = ctx;
+    free(c->k);
+    free(c->v);
+    free(c);
+}
+
+static void *stream_setup(const void *arg) {
+    stream_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->a = *(const stream_arg *)arg;
+    c->keys = stream_keys(c->a.f16);
+    size_t n = c->keys * SAB_STREAM_D; /* elements of K, of V */
+    size_t floats = c->a.f16 ? (n + 1) / 2 : n;
+    c->k = sab_floats(floats);
+    c->v = sab_floats(floats);
+    if (!c->k || !c->v) {
+        stream_teardown(c);
+        return NULL;
+    }
+    if (!c->a.f16) {
+        sab_fill(c->k, n, -1.0f, 1.0f, 21);
+        sab_fill(c->v, n, -1.0f, 1.0f, 22);
+    } else { /* normal fp16 values of both signs, magnitudes in [1/8, 1/4) */
+        uint16_t *k = c->k, *v = c->v;
+        for (size_t i = 0; i < n; i++) {
+            k[i] = (uint16_t)(0x3000u | (i * 7 % 1024) | (i & 1) << 15);
+            v[i] = (uint16_t)(0x3000u | (i * 13 % 1024) | (i >> 1 & 1) << 15);
+        }
+    }
+    return c;
+}
+
+static const char *stream_run(void *ctx) {
+    stream_ctx *c = ctx;
+    sink = c->a.loop->stream(c->k, c->v, c->keys, c->a.f16);
+    return NULL;
+}
+
 void sab_register_peaks(void) {
     for (size_t i = 0; i < sizeof fma_loops / sizeof fma_loops[0]; i++) {
         simdattn_isa isa = fma_loops[i].isa;
@@ -134,6 +202,34 @@ void sab_register_peaks(void) {
             .calibrates = sab_fma_peak(isa),
             .flop_peak = sab_fma_peak(isa),
         });
+    }
+    static stream_arg stream_args[SIMDATTN_ISA_COUNT][2];
+    for (size_t i = 0; i < sizeof fma_loops / sizeof fma_loops[0]; i++) {
+        simdattn_isa isa = fma_loops[i].isa;
+        if (!simdattn_isa_supported(isa) || !fma_loops[i].loop->stream)
+            continue;
+        for (int f16 = 0; f16 < 2; f16++) {
+            size_t keys = stream_keys(f16), es = f16 ? sizeof(uint16_t) : sizeof(float);
+            double bytes = 2.0 * (double)keys * SAB_STREAM_D * (double)es;
+            char name[64], note[96];
+            snprintf(name, sizeof name, "peak/stream%s/%s", f16 ? "-f16" : "",
+                     simdattn_isa_name(isa));
+            snprintf(note, sizeof note, "K/V %.0f MiB; %d multiply-adds a key, nothing else",
+                     bytes / 1048576, 2 * SAB_STREAM_ROWS * SAB_STREAM_D);
+            stream_args[isa][f16] = (stream_arg){fma_loops[i].loop, f16};
+            sab_add(&(sab_case){
+                .name = name,
+                .setup = stream_setup,
+                .run = stream_run,
+                .teardown = stream_teardown,
+                .arg = &stream_args[isa][f16],
+                .flops = 2.0 * 2 * SAB_STREAM_ROWS * SAB_STREAM_D * (double)keys,
+                .bytes = bytes,
+                .flop_peak = sab_fma_peak(isa),
+                .byte_peak = SAB_READ_BW,
+                .label = note,
+            });
+        }
     }
     char label[64];
     snprintf(label, sizeof label, "%zu MiB buffer, 1 thread",

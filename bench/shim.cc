@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +38,7 @@ std::map<std::string, double> peaks;
 const Case *live_case = nullptr;
 void *live_ctx = nullptr;
 bool live_ok = false;
+double live_pair = 0.0; // its bw_pair, measured once after setup (0: none)
 
 void release_live() {
     if (live_case && live_ok && live_case->c.teardown)
@@ -104,11 +106,62 @@ double measure(const Case &k) {
     return err ? 0.0 : rate * 1e-9;
 }
 
+// Paired byte rate.  A shared host's memory bandwidth drifts over seconds
+// with the other tenants' load, so a case timed minutes after read_bw was
+// calibrated can read a fraction that says more about the neighbours than
+// about the kernel.  bw_pair takes both rates side by side instead: PAIRS
+// times a chunk (>= chunk_s, whole calls) of the calibration, then one of
+// the case, each pair giving case rate / calibration rate; the median of
+// those ratios.  Calibration contexts stay alive for the whole process
+// (set up on first use), so a pair costs no setup.
+const int PAIRS = 7;
+std::map<std::string, std::pair<const Case *, void *>> pair_ctx;
+
+// Byte rate of one chunk of calls of c on ctx; 0 on failure.
+double chunk_rate(const sab_case &c, void *ctx) {
+    auto now = [&c] { return c.threads ? wall_seconds() : cpu_seconds(); };
+    long calls = 0;
+    double s = now(), dt = 0.0;
+    do {
+        if (c.run(ctx))
+            return 0.0;
+        calls++;
+        dt = now() - s;
+    } while (dt < chunk_s);
+    return c.bytes * static_cast<double>(calls) / dt;
+}
+
+double paired_fraction(const Case &k, void *ctx);
+
 const Case *calibration_case(const std::string &name) {
     for (const Case &k : cases)
         if (k.calibrates == name)
             return &k;
     return nullptr;
+}
+
+// bw_pair of case k on its live context ctx (see PAIRS); 0 when the
+// calibration cannot run.
+double paired_fraction(const Case &k, void *ctx) {
+    auto it = pair_ctx.find(k.byte_peak);
+    if (it == pair_ctx.end()) {
+        const Case *cal = calibration_case(k.byte_peak);
+        void *cctx = cal && cal->c.setup ? cal->c.setup(cal->c.arg) : nullptr;
+        if (!cal || (cal->c.setup && !cctx))
+            return 0.0;
+        it = pair_ctx.emplace(k.byte_peak, std::make_pair(cal, cctx)).first;
+    }
+    const Case *cal = it->second.first;
+    std::vector<double> ratios;
+    for (int i = 0; i < PAIRS; i++) {
+        double r_cal = chunk_rate(cal->c, it->second.second);
+        double r_case = chunk_rate(k.c, ctx);
+        if (r_cal <= 0 || r_case <= 0)
+            return 0.0;
+        ratios.push_back(r_case / r_cal);
+    }
+    std::sort(ratios.begin(), ratios.end());
+    return ratios[PAIRS / 2];
 }
 
 // Rate of calibration `name`, measured on first use.  The caller must have
@@ -161,6 +214,9 @@ void run_case(benchmark::State &st, const Case *k) {
         live_case = k;
         live_ctx = c.setup ? c.setup(c.arg) : nullptr;
         live_ok = !c.setup || live_ctx;
+        live_pair = live_ok && c.bytes > 0 && !k->byte_peak.empty() && k->calibrates.empty()
+                        ? paired_fraction(*k, live_ctx)
+                        : 0.0;
     }
     if (!live_ok)
         st.SkipWithError("setup failed (out of memory?)");
@@ -195,9 +251,18 @@ void run_case(benchmark::State &st, const Case *k) {
         double p = peak(k->byte_peak);
         if (p > 0)
             st.counters["bw_frac"] = gbps / p;
+        if (live_pair > 0)
+            st.counters["bw_pair"] = live_pair;
     }
     if (!k->label.empty())
         st.SetLabel(k->label);
+}
+
+void release_pairs() {
+    for (auto &kv : pair_ctx)
+        if (kv.second.first->c.teardown && kv.second.second)
+            kv.second.first->c.teardown(kv.second.second);
+    pair_ctx.clear();
 }
 
 std::string str(const char *s) { return s ? s : ""; }
@@ -301,6 +366,7 @@ int main(int argc, char **argv) {
 
     benchmark::RunSpecifiedBenchmarks();
     release_live();
+    release_pairs();
     benchmark::Shutdown();
     return 0;
 }

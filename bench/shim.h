@@ -24,6 +24,13 @@
  *              times `threads` when set (a calibration is one thread's)
  *   GBps       bytes per run() / time, when bytes > 0
  *   bw_frac    GBps / the rate of the calibration named by byte_peak
+ *   bw_pair    the same fraction taken side by side: the median over 7
+ *              pairs of one chunk (>= 20 ms) of that calibration, then one
+ *              of this case, of case GB/s / calibration GB/s, measured once
+ *              after setup.  Both rates of a pair are ~50 ms apart, so
+ *              bandwidth taken by other tenants that drifts over seconds
+ *              cancels out (bw_frac divides a rate timed now by one timed
+ *              at the start of the run)
  *   cpu_util   threaded cases: process CPU time / wall time, the number of
  *              threads busy on average (below `threads` when the threads
  *              waited for each other or for a core)

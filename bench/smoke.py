@@ -5,7 +5,7 @@ Runs the binary on a small filter with --benchmark_min_time=0.01 and checks
 that its JSON parses and that every case carries the counters scripts/bench.sh
 reads: GFLOPS and peak_frac everywhere (peak_frac being GFLOPS over the
 calibration recorded in the context, times the thread count of a threaded
-case), GBps, bw_frac and a cache note on decode, cpu_util on threaded cases
+case), GBps, bw_frac, bw_pair and a cache note on decode, cpu_util on threaded cases
 (<kernel>/<isa>/<workload>/t<n>; run on 2 threads where the build has
 OpenMP), and one case per kernel family for every ISA the host runs.
 Usage: smoke.py path/to/simdattn-bench
@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 
-FILTER = r"^peak/fma/|^(qk|softmax|pv)/|^forward/[^/]+/(N128_d128|D128|P64/t2)$"
+FILTER = r"^peak/(fma|stream)/|^(qk|softmax|pv)/|^forward/[^/]+/(N128_d128|D128|P64/t2)$"
 
 
 def positive(x):
@@ -58,9 +58,11 @@ def check(doc):
         if abs(gflops / peak - frac) > 1e-3 * frac:
             errors.append(f"{name}: peak_frac {frac} != GFLOPS/peak {gflops / peak}")
         if parts[2].startswith("D"):
-            gbps, bw = b.get("GBps"), b.get("bw_frac")
-            if not positive(gbps) or not positive(bw) or "LLC" not in b.get("label", ""):
-                errors.append(f"{name}: GBps={gbps} bw_frac={bw} label={b.get('label')!r}")
+            gbps, bw, pair = b.get("GBps"), b.get("bw_frac"), b.get("bw_pair")
+            if (not positive(gbps) or not positive(bw) or not positive(pair)
+                    or "LLC" not in b.get("label", "")):
+                errors.append(f"{name}: GBps={gbps} bw_frac={bw} bw_pair={pair} "
+                              f"label={b.get('label')!r}")
     for isa in isas:
         for kernel in ("peak", "qk", "softmax", "pv", "forward"):
             if (kernel, isa) not in seen:

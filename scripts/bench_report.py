@@ -6,7 +6,9 @@
 Prints the CPU and its SIMD flags, the runnable and the chosen ISA, the
 peaks measured in the run, then one table: a row per workload, per ISA its
 GFLOP/s, fraction of that ISA's FMA peak and speed-up over scalar; decode
-rows are followed by their bandwidth and the cache note.  Then, from the
+rows are followed by their bandwidth (GB/s, fraction of read_bw and, on
+one thread, of that ISA's decode ceiling peak/stream, same run; "paired":
+bw_frac with read_bw timed beside the case, shim.h) and the cache note.  Then, from the
 same run: the thread scaling of every workload measured on 1 and on N
 threads (efficiency = GFLOP/s(tN) / (N · GFLOP/s(t1)), over wall time),
 and the time of every variant (<workload>-<variant>: -det, -fastexp,
@@ -135,6 +137,15 @@ def variants(ctx, grid):
                       "thread, same run):"] + notes + ["", head, "-" * len(head)] + lines)
 
 
+def stream_of(key):
+    """The one-core decode ceiling a one-thread decode row is held against
+    (peak/stream for fp32 K/V, peak/stream-f16 for 16-bit ones), or None:
+    the ceiling streams one core, so /t<n> rows have none."""
+    if not key.startswith("forward/D") or benchjson.threads(key)[1]:
+        return None
+    return "peak/stream-f16" if re.search(r"-b?f16", key) else "peak/stream"
+
+
 def fmt(x, spec):
     """x formatted by spec, or a dash as wide as spec's field."""
     return format(x, spec) if x is not None else "-".rjust(int(spec.split(".")[0]))
@@ -175,9 +186,17 @@ def table(ctx, cases):
     for key in rows:
         if "GBps" not in next(iter(grid[key].values())):
             continue
-        bw = ", ".join(f"{isa} {e['GBps']:.2f} GB/s ({e.get('bw_frac', 0):.2f} of read_bw)"
-                       for isa, e in grid[key].items() if "GBps" in e)
-        lines.append(f"{key}: {bw}")
+        ceiling = grid.get(stream_of(key), {})
+        bw = []
+        for isa, e in grid[key].items():
+            if "GBps" not in e:
+                continue
+            part = f"{isa} {e['GBps']:.2f} GB/s ({e.get('bw_frac', 0):.2f} of read_bw"
+            if "bw_pair" in e:
+                part += f", paired {e['bw_pair']:.2f}"
+            top = ceiling.get(isa, {}).get("GBps")
+            bw.append(part + (f", {e['GBps'] / top:.2f} of {stream_of(key)})" if top else ")"))
+        lines.append(f"{key}: {', '.join(bw)}")
         if key in labels:
             lines.append(f"  note: {labels[key]}")
     return "\n".join(lines), grid

@@ -29,7 +29,7 @@ def load(path):
             cases[name] = medians[name]
             continue
         merged = dict(entries[0])
-        for key in ("GFLOPS", "peak_frac", "GBps", "bw_frac", "cpu_util", "real_time",
+        for key in ("GFLOPS", "peak_frac", "GBps", "bw_frac", "bw_pair", "cpu_util", "real_time",
                     "cpu_time"):
             vals = [e[key] for e in entries if key in e]
             if vals:
@@ -40,11 +40,13 @@ def load(path):
 
 def split(name):
     """'forward/avx2/P128' -> ('forward/P128', 'avx2'), 'forward/avx2/P128x8/t2'
-    -> ('forward/P128x8/t2', 'avx2'); peak/fma/<isa> -> ('peak/fma', isa);
-    names without an ISA part -> (name, None)."""
+    -> ('forward/P128x8/t2', 'avx2'); peak/<what>/<isa> (fma, stream,
+    stream-f16) -> ('peak/<what>', isa); names without an ISA part
+    (peak/read_bw, peak/read_bw/t2) -> (name, None)."""
     parts = name.split("/")
     if parts[0] == "peak":
-        return ("peak/fma", parts[2]) if parts[1] == "fma" and len(parts) == 3 else (name, None)
+        isa = len(parts) == 3 and not THREADS.match(parts[2])
+        return ("/".join(parts[:2]), parts[2]) if isa else (name, None)
     if len(parts) == 3 or (len(parts) == 4 and THREADS.match(parts[3])):
         return "/".join([parts[0]] + parts[2:]), parts[1]
     return name, None

@@ -36,7 +36,7 @@ def rows_of(ctx, cases, active, metric, pattern):
                 if isa != ctx.get("isa_active"):
                     continue
                 kernel, _, work = base.partition("/")
-                key = f"{kernel}/*/{work}" if kernel != "peak" else "peak/fma/*"
+                key = f"{kernel}/*/{work}" if kernel != "peak" else f"{base}/*"
         if metric == "auto":
             value, unit = benchjson.metric(e)
         elif metric in e:
