@@ -118,7 +118,7 @@ def variants(ctx, grid):
     for key in sorted(grid, key=row_order):
         kernel, _, work = key.partition("/")
         base, dash, variant = work.partition("-")
-        if not dash or "/" in work or f"{kernel}/{base}" not in grid:
+        if kernel == "peak" or not dash or "/" in work or f"{kernel}/{base}" not in grid:
             continue
         ref = grid[f"{kernel}/{base}"]
         line = f"{key:<{width}}"
