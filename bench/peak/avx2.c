@@ -19,6 +19,19 @@
 
 enum { CHAINS = 12, LANES = 8 };
 
+/* Sum of every lane of v[0 … n−1]: keeps every chain's result alive. */
+static float sum_of(const __m256 *v, int n) {
+    __m256 s = v[0];
+    for (int i = 1; i < n; i++)
+        s = _mm256_add_ps(s, v[i]);
+    float lanes[LANES];
+    _mm256_storeu_ps(lanes, s);
+    float sum = 0.0f;
+    for (int i = 0; i < LANES; i++)
+        sum += lanes[i];
+    return sum;
+}
+
 static float run(size_t reps) {
     const __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-3f);
     __m256 c[CHAINS];
@@ -28,15 +41,7 @@ static float run(size_t reps) {
 #pragma GCC unroll 12
         for (int i = 0; i < CHAINS; i++)
             c[i] = _mm256_fmadd_ps(c[i], x, y);
-    __m256 s = c[0];
-    for (int i = 1; i < CHAINS; i++)
-        s = _mm256_add_ps(s, c[i]);
-    float lanes[LANES];
-    _mm256_storeu_ps(lanes, s);
-    float sum = 0.0f;
-    for (int i = 0; i < LANES; i++)
-        sum += lanes[i];
-    return sum;
+    return sum_of(c, CHAINS);
 }
 
 /* Decode ceiling (bench.h): per key the 16 ymm of its K row and of its V
@@ -68,15 +73,7 @@ static float stream(const void *k, const void *v, size_t keys, int f16) {
         STREAM(LOAD16)
     else
         STREAM(LOAD32)
-    __m256 s = a[0];
-    for (int i = 1; i < 2 * ACC; i++)
-        s = _mm256_add_ps(s, a[i]);
-    float lanes[LANES];
-    _mm256_storeu_ps(lanes, s);
-    float sum = 0.0f;
-    for (int i = 0; i < LANES; i++)
-        sum += lanes[i];
-    return sum;
+    return sum_of(a, 2 * ACC);
 }
 
 const sab_fma_loop sab_fma_avx2 = {run, 2.0 * CHAINS * LANES, stream};
