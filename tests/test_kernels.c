@@ -442,7 +442,7 @@ static int same_bits(const float *a, const float *b, size_t rows, size_t cols, s
  * kernels, whose α·O applies in the first only), d and d_v with every
  * tail of 4, 8 and 16 lanes, and past 128 (Q held 128 columns at a time,
  * P·V tiles of 128 columns). */
-static const size_t DK_M[] = {1, 2, 3, 4, 5, 8};
+static const size_t DK_M[] = {1, 2, 3, 4, 5, 6, 7, 8};
 static const size_t DK_N[] = {1, 3, 4, 5, 9, 17, 40, 70};
 static const size_t DK_D[] = {1, 5, 16, 17, 33, 70, 128, 200};
 
