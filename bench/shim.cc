@@ -75,35 +75,43 @@ unsigned cpus_available() {
 // are interference from elsewhere).  Returns 0 on failure.
 const double chunk_s = 0.02, calib_s = 0.25;
 
+// Seconds on the clock case c is timed by: CPU time, or wall time for a
+// case on several threads (process CPU time would add their seconds up).
+double case_seconds(const sab_case &c) { return c.threads ? wall_seconds() : cpu_seconds(); }
+
+// One chunk of calls of c on ctx, whole calls lasting >= chunk_s: work per
+// second over it (0 on failure), its length in *seconds.
+double chunk_rate(const sab_case &c, void *ctx, double work, double *seconds) {
+    long calls = 0;
+    double s = case_seconds(c), dt = 0.0;
+    *seconds = 0.0;
+    do {
+        if (c.run(ctx))
+            return 0.0;
+        calls++;
+        dt = case_seconds(c) - s;
+    } while (dt < chunk_s);
+    *seconds = dt;
+    return work * static_cast<double>(calls) / dt;
+}
+
 double measure(const Case &k) {
     const sab_case &c = k.c;
     double work = c.flops > 0 ? c.flops : c.bytes;
     void *ctx = c.setup ? c.setup(c.arg) : nullptr;
     if (c.setup && !ctx)
         return 0.0;
-    double rate = 0.0;
-    // CPU time, or wall time for a calibration on several threads (process
-    // CPU time would add their seconds up)
-    auto now = [&c] { return c.threads ? wall_seconds() : cpu_seconds(); };
-    double t0 = now();
-    const char *err = c.run(ctx);
-    double first = now() - t0;
-    if (!err && work > 0) {
-        long per_chunk = first >= chunk_s ? 1 : static_cast<long>(chunk_s / (first > 1e-9 ? first : 1e-9)) + 1;
-        double total = 0.0;
-        for (int n = 0; !err && (n < 3 || total < calib_s); n++) {
-            double s = now();
-            for (long i = 0; i < per_chunk && !err; i++)
-                err = c.run(ctx);
-            double dt = now() - s;
-            total += dt;
-            if (dt > 0 && work * static_cast<double>(per_chunk) / dt > rate)
-                rate = work * static_cast<double>(per_chunk) / dt;
-        }
+    bool ok = !c.run(ctx) && work > 0; // the warm-up call
+    double rate = 0.0, total = 0.0;
+    for (int n = 0; ok && (n < 3 || total < calib_s); n++) {
+        double dt, r = chunk_rate(c, ctx, work, &dt);
+        ok = r > 0;
+        total += dt;
+        rate = r > rate ? r : rate;
     }
     if (c.teardown)
         c.teardown(ctx);
-    return err ? 0.0 : rate * 1e-9;
+    return ok ? rate * 1e-9 : 0.0;
 }
 
 // Paired byte rate.  A shared host's memory bandwidth drifts over seconds
@@ -116,22 +124,6 @@ double measure(const Case &k) {
 // (set up on first use), so a pair costs no setup.
 const int PAIRS = 7;
 std::map<std::string, std::pair<const Case *, void *>> pair_ctx;
-
-// Byte rate of one chunk of calls of c on ctx; 0 on failure.
-double chunk_rate(const sab_case &c, void *ctx) {
-    auto now = [&c] { return c.threads ? wall_seconds() : cpu_seconds(); };
-    long calls = 0;
-    double s = now(), dt = 0.0;
-    do {
-        if (c.run(ctx))
-            return 0.0;
-        calls++;
-        dt = now() - s;
-    } while (dt < chunk_s);
-    return c.bytes * static_cast<double>(calls) / dt;
-}
-
-double paired_fraction(const Case &k, void *ctx);
 
 const Case *calibration_case(const std::string &name) {
     for (const Case &k : cases)
@@ -154,8 +146,8 @@ double paired_fraction(const Case &k, void *ctx) {
     const Case *cal = it->second.first;
     std::vector<double> ratios;
     for (int i = 0; i < PAIRS; i++) {
-        double r_cal = chunk_rate(cal->c, it->second.second);
-        double r_case = chunk_rate(k.c, ctx);
+        double dt, r_cal = chunk_rate(cal->c, it->second.second, cal->c.bytes, &dt);
+        double r_case = chunk_rate(k.c, ctx, k.c.bytes, &dt);
         if (r_cal <= 0 || r_case <= 0)
             return 0.0;
         ratios.push_back(r_case / r_cal);
