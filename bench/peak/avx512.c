@@ -15,6 +15,14 @@
 
 enum { CHAINS = 24, LANES = 16 };
 
+/* Sum of every lane of v[0 … n−1]: keeps every chain's result alive. */
+static float sum_of(const __m512 *v, int n) {
+    __m512 s = v[0];
+    for (int i = 1; i < n; i++)
+        s = _mm512_add_ps(s, v[i]);
+    return _mm512_reduce_add_ps(s);
+}
+
 static float run(size_t reps) {
     const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-3f);
     __m512 c[CHAINS];
@@ -24,10 +32,7 @@ static float run(size_t reps) {
 #pragma GCC unroll 24
         for (int i = 0; i < CHAINS; i++)
             c[i] = _mm512_fmadd_ps(c[i], x, y);
-    __m512 s = c[0];
-    for (int i = 1; i < CHAINS; i++)
-        s = _mm512_add_ps(s, c[i]);
-    return _mm512_reduce_add_ps(s);
+    return sum_of(c, CHAINS);
 }
 
 /* Decode ceiling (bench.h): per key the 8 zmm of its K row and of its V
@@ -59,10 +64,7 @@ static float stream(const void *k, const void *v, size_t keys, int f16) {
         STREAM(LOAD16)
     else
         STREAM(LOAD32)
-    __m512 s = a[0];
-    for (int i = 1; i < 2 * SAB_STREAM_D / LANES; i++)
-        s = _mm512_add_ps(s, a[i]);
-    return _mm512_reduce_add_ps(s);
+    return sum_of(a, 2 * SAB_STREAM_D / LANES);
 }
 
 const sab_fma_loop sab_fma_avx512 = {run, 2.0 * CHAINS * LANES, stream};

@@ -15,6 +15,14 @@
 
 enum { CHAINS = 24, LANES = 4 };
 
+/* Sum of every lane of v[0 … n−1]: keeps every chain's result alive. */
+static float sum_of(const float32x4_t *v, int n) {
+    float32x4_t s = v[0];
+    for (int i = 1; i < n; i++)
+        s = vaddq_f32(s, v[i]);
+    return vaddvq_f32(s);
+}
+
 static float run(size_t reps) {
     const float32x4_t x = vdupq_n_f32(0.999f), y = vdupq_n_f32(1e-3f);
     float32x4_t c[CHAINS];
@@ -24,10 +32,7 @@ static float run(size_t reps) {
 #pragma GCC unroll 24
         for (int i = 0; i < CHAINS; i++)
             c[i] = vfmaq_f32(y, c[i], x);
-    float32x4_t s = c[0];
-    for (int i = 1; i < CHAINS; i++)
-        s = vaddq_f32(s, c[i]);
-    return vaddvq_f32(s);
+    return sum_of(c, CHAINS);
 }
 
 /* Decode ceiling (bench.h): per key the 32 q-registers of its K row and
@@ -58,10 +63,7 @@ static float stream(const void *k, const void *v, size_t keys, int f16) {
         STREAM(LOAD16)
     else
         STREAM(LOAD32)
-    float32x4_t s = a[0];
-    for (int i = 1; i < 2 * ACC; i++)
-        s = vaddq_f32(s, a[i]);
-    return vaddvq_f32(s);
+    return sum_of(a, 2 * ACC);
 }
 
 const sab_fma_loop sab_fma_neon = {run, 2.0 * CHAINS * LANES, stream};
