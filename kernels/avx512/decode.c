@@ -74,7 +74,14 @@ SA_INLINE __m512 fold1(__m512 a, __m512 b) { /* l + l+1 in each pair */
  * runs, D128 fp32 1 thread): V sub-blocks of 32 keys 1.50–1.69 ms, 16
  * keys 1.26–1.35, 8 keys 1.19–1.20, 4 keys 1.22 (more O loads/stores per
  * key); K sub-blocks of 8 or 16 keys alike (16: the one-row unit's
- * width).  fp16/bf16, compute-bound, do not move. */
+ * width).  fp16/bf16, compute-bound, do not move.  Tried since, each as
+ * a paired A/B of whole D128 fp32 calls (two builds alternated in one
+ * process, 300 pairs, median of the pairs' time ratios; an A/A run gives
+ * 0.99, quartiles 0.93–1.05), all slower from memory: prefetcht1 (Zen 4:
+ * into L2) 8–64 KiB ahead at each sub-block, best calls 1.62–1.74 vs
+ * 1.41–1.45 ms; Q of a row pair held in registers across a sub-block
+ * (Q·K 10–20 % faster from L1) 8–9 % slower; each block's softmax right
+ * after its Q·K instead of after the run's (kernels/decode.c) 3–6 %. */
 enum { SUB = 16, SUBV = 8 }; /* keys per sub-block: Q·K, P·V */
 
 /* Lanes of chunk i of a segment with `rem` columns left (0: none). */
@@ -267,6 +274,7 @@ SA_INLINE void pv_tile(const simdattn_dtype dt, const size_t mr,
         SA_UNROLL for (size_t c = 0; c < cb; c++) {
             __mmask16 t = c + 1 == cb ? last : (__mmask16)0xFFFF;
             __m512 b = load_kv(dt, v, j * ldv + c0 + 16 * c, t);
+            __asm__("" : "+v"(b)); /* one load for the mr fmas (see qk_seg) */
             SA_UNROLL for (size_t i = 0; i < mr; i++)
                 acc[i][c] = _mm512_fmadd_ps(a[i], b, acc[i][c]);
         }
