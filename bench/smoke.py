@@ -8,7 +8,10 @@ calibration recorded in the context, times the thread count of a threaded
 case), GBps, bw_frac, bw_pair and a cache note on decode, cpu_util on threaded cases
 (<kernel>/<isa>/<workload>/t<n>; run on 2 threads where the build has
 OpenMP), and one case per kernel family for every ISA the host runs.
-Usage: smoke.py path/to/simdattn-bench
+Given simdattn-ab and the library too, runs an A/A of the library on a tiny
+decode and checks that both builds' lines and the ratio line carry positive
+numbers.
+Usage: smoke.py path/to/simdattn-bench [path/to/simdattn-ab path/to/library]
 """
 import json
 import math
@@ -70,11 +73,28 @@ def check(doc):
     return len(runs), errors
 
 
+def check_ab(ab, lib):
+    out = subprocess.run([ab, lib, lib, "256", "f16", "1", "4"], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    num = r"([0-9]+\.[0-9]+)"
+    pats = [rf"^A .*: median {num} ms, best {num} ms \({num} GB/s\); read/call median {num}$",
+            rf"^B .*: median {num} ms, best {num} ms \({num} GB/s\); read/call median {num}$",
+            rf"^time A/B: median {num}, quartiles {num} {num}$"]
+    errors = []
+    for pat in pats:
+        m = re.search(pat, out, re.M)
+        if not m or not all(positive(float(x)) for x in m.groups()):
+            errors.append(f"simdattn-ab: no line like {pat!r} in {out!r}")
+    return errors
+
+
 def main():
     cmd = [sys.argv[1], f"--benchmark_filter={FILTER}", "--sab_threads=2",
            "--benchmark_min_time=0.01", "--benchmark_format=json"]
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     n, errors = check(json.loads(out))
+    if len(sys.argv) > 3:
+        errors += check_ab(sys.argv[2], sys.argv[3])
     for e in errors:
         print("bench-smoke:", e)
     print(f"bench-smoke: {n} cases, {len(errors)} problems")

@@ -75,9 +75,9 @@ SA_INLINE __m512 fold1(__m512 a, __m512 b) { /* l + l+1 in each pair */
  * keys 1.26–1.35, 8 keys 1.19–1.20, 4 keys 1.22 (more O loads/stores per
  * key); K sub-blocks of 8 or 16 keys alike (16: the one-row unit's
  * width).  fp16/bf16, compute-bound, do not move.  Tried since, each as
- * a paired A/B of whole D128 fp32 calls (two builds alternated in one
- * process, 300 pairs, median of the pairs' time ratios; an A/A run gives
- * 0.99, quartiles 0.93–1.05), all slower from memory: prefetcht1 (Zen 4:
+ * a paired A/B of whole D128 fp32 calls (bench/ab.c: two builds
+ * alternated in one process, 300 pairs, median of the pairs' time ratios;
+ * A/A runs give 0.98–1.00, quartiles 0.93–1.05), all slower from memory: prefetcht1 (Zen 4:
  * into L2) 8–64 KiB ahead at each sub-block, best calls 1.62–1.74 vs
  * 1.41–1.45 ms; Q of a row pair held in registers across a sub-block
  * (Q·K 10–20 % faster from L1) 8–9 % slower; each block's softmax right
