@@ -10,12 +10,17 @@
  * qk_kv: the canonical 16-lane order of simdattn.h, one zmm per (row, key)
  * dot product: lane l accumulates c ≡ l (mod 16), a masked zero-filled
  * load covers d mod 16 (fma(0, 0, x) as the scalar reference pads).  A
- * unit is 16 dot products, MR = 2 rows × 8 keys (1 × 16 for a last odd
- * row), with the rows' Q held in 16 zmm, 128 columns at a time; each K
- * vector is loaded once for the MR rows.  The 16 sums come out of one
- * four-level shuffle tree (l + l+8, l + l+4, l + l+2, l + l+1, sum16's
- * pairs) into one zmm — 15 combines, a third of what 16 separate sum16
- * reductions take — and are permuted into row order for two stores.
+ * unit is 16 dot products.  fp32 K: MR = 4 rows × 4 keys, each K vector
+ * loaded once for the 4 rows, key by key, with the rows' Q vectors read
+ * from L1 at each use (32 zmm of Q would not fit beside the accumulators);
+ * rows left over, and fp16/bf16 K: MR = 2 rows × 8 keys (1 × 16 for a
+ * last odd row), with the rows' Q held in 16 zmm, 128 columns at a time,
+ * each K vector loaded (and widened) once for the 2 rows.  The 16 sums
+ * come out of one four-level shuffle tree (l + l+8, l + l+4, l + l+2,
+ * l + l+1, sum16's pairs) into one zmm — 15 combines, a third of what 16
+ * separate sum16 reductions take — and are put in row order for one store
+ * per row (the tree's order does not depend on a dot's place in it, so
+ * every unit shape gives the same bits).
  * Rows and keys past m and n repeat the last one and are not stored.
  * pv_kv: tiles of up to 16 accumulators, 2 rows × 8 zmm (a whole row of
  * d_v = 128) or 4 rows × ≤ 4 zmm, V widened at its load; α·O rounded
@@ -74,14 +79,25 @@ SA_INLINE __m512 fold1(__m512 a, __m512 b) { /* l + l+1 in each pair */
  * runs, D128 fp32 1 thread): V sub-blocks of 32 keys 1.50–1.69 ms, 16
  * keys 1.26–1.35, 8 keys 1.19–1.20, 4 keys 1.22 (more O loads/stores per
  * key); K sub-blocks of 8 or 16 keys alike (16: the one-row unit's
- * width).  fp16/bf16, compute-bound, do not move.  Tried since, each as
- * a paired A/B of whole D128 fp32 calls (bench/ab.c: two builds
- * alternated in one process, 300 pairs, median of the pairs' time ratios;
- * A/A runs give 0.98–1.00, quartiles 0.93–1.05), all slower from memory: prefetcht1 (Zen 4:
- * into L2) 8–64 KiB ahead at each sub-block, best calls 1.62–1.74 vs
- * 1.41–1.45 ms; Q of a row pair held in registers across a sub-block
- * (Q·K 10–20 % faster from L1) 8–9 % slower; each block's softmax right
- * after its Q·K instead of after the run's (kernels/decode.c) 3–6 %. */
+ * width).  fp16/bf16, compute-bound, do not move.
+ *
+ * Better than a second pass is none: for fp32 the 4-row Q·K unit reads
+ * each K line once for a whole 4-row GQA group, though from L1 it is
+ * slower (load-bound: 5 loads per 4 fmas; m = 4, 256 keys: 15.3 against
+ * 11.1 ns a key).  Measured as paired A/Bs of whole D128 calls (bench/ab.c:
+ * two builds alternated in one process, 300 pairs, median of the pairs'
+ * time ratios, both orders; A/A runs give 0.98–1.00, quartiles
+ * 0.93–1.05): fp32 1 thread 6 % faster (1.062, 0.940), 2 threads 6 %
+ * (1.058, 0.940); fp16 1 thread 5–8 % slower (0.955, 1.080), so fp16 and
+ * bf16, bound by their fmas and widening, keep the 2-row unit.  Variants
+ * that read chunk c of 4 or 2 keys together were the fastest from L1 but
+ * 72–76 and 50–64 ns a key from memory (Q·K alone): the prefetchers
+ * follow one row at a time, not rows interleaved.  Also slower from
+ * memory, measured the same way: prefetcht1 (Zen 4: into L2) 8–64 KiB
+ * ahead at each sub-block (best calls 1.62–1.74 vs 1.41–1.45 ms); the
+ * 2-row unit with Q held in registers across a sub-block (10–20 % faster
+ * from L1, 8–9 % slower from memory); each block's softmax right after its
+ * Q·K instead of after the run's (kernels/decode.c), 3–6 %. */
 enum { SUB = 16, SUBV = 8 }; /* keys per sub-block: Q·K, P·V */
 
 /* Lanes of chunk i of a segment with `rem` columns left (0: none). */
@@ -94,7 +110,9 @@ SA_INLINE __mmask16 chunk_lanes(size_t rem, size_t i) {
  * (rem columns left); else the last two chunks' are m1, m2 and the others
  * are full.  A chunk past d has no lanes: zeros on both sides, and
  * fma(0, 0, x) = x exactly, since no lane ever holds −0 (each starts at
- * +0), so one instantiation serves two chunk counts. */
+ * +0), so one instantiation serves two chunk counts.  MR ≤ 2 holds the
+ * rows' Q in registers; MR = 4 goes key by key (address order, see
+ * "Memory order") and reads Q from L1 at each use. */
 SA_INLINE __mmask16 seg_lanes(const int ALL, const size_t NC, size_t i,
                               size_t rem, __mmask16 m1, __mmask16 m2) {
     if (ALL)
@@ -107,6 +125,20 @@ SA_INLINE void qk_seg(const simdattn_dtype dt, const size_t MR,
                       size_t c0, size_t rem, const float *const *qr,
                       const size_t *ko, const void *k, __mmask16 m1,
                       __mmask16 m2, __m512 *acc) {
+    if (MR == 4) { /* key by key; Q from L1 each time */
+        SA_UNROLL for (size_t b = 0; b < KH; b++)
+            SA_UNROLL for (size_t i = 0; i < NC; i++) {
+                __mmask16 l = seg_lanes(ALL, NC, i, rem, m1, m2);
+                __m512 kv = load_kv(dt, k, ko[b] + c0 + 16 * i, l);
+                __asm__("" : "+v"(kv)); /* (as below) */
+                SA_UNROLL for (size_t r = 0; r < 4; r++) {
+                    __m512 qv = _mm512_maskz_loadu_ps(l, qr[r] + c0 + 16 * i);
+                    __asm__("" : "+v"(qv)); /* a fresh load, not 32 live zmm */
+                    acc[b * 4 + r] = _mm512_fmadd_ps(qv, kv, acc[b * 4 + r]);
+                }
+            }
+        return;
+    }
     __m512 qv[2][8];
     SA_UNROLL for (size_t r = 0; r < MR; r++)
         SA_UNROLL for (size_t i = 0; i < NC; i++)
@@ -140,7 +172,9 @@ static __attribute__((noinline)) void qk_long(simdattn_dtype dt, size_t MR,
         else if (dt == SIMDATTN_BF16)
             MR == 2 ? SEG(SIMDATTN_BF16, 2) : SEG(SIMDATTN_BF16, 1);
         else
-            MR == 2 ? SEG(SIMDATTN_F32, 2) : SEG(SIMDATTN_F32, 1);
+            MR == 4   ? SEG(SIMDATTN_F32, 4)
+            : MR == 2 ? SEG(SIMDATTN_F32, 2)
+                      : SEG(SIMDATTN_F32, 1);
 #undef SEG
     }
 }
@@ -148,15 +182,15 @@ static __attribute__((noinline)) void qk_long(simdattn_dtype dt, size_t MR,
 /* 8 dot products: rows i0 … i0+MR−1 × keys j0 … j0+8/MR−1 (clamped to
  * m, n), one chain each, folded by the first three levels of the tree
  * (v[0 … 7] → one zmm; the unit's second half folds v[8 … 15], and fold1
- * joins the two): dot a = b·MR + r.  Q is held in registers, 8 zmm per
- * row: d ≤ 128 is one segment of NT chunks (NT even, masks m1, m2). */
+ * joins the two): dot a = b·MR + r.  d ≤ 128 is one segment of NT
+ * chunks (NT even, masks m1, m2). */
 SA_INLINE __m512 qk_half(const simdattn_dtype dt, const size_t MR,
                          const size_t NT, size_t m, size_t n, size_t d,
                          size_t i0, size_t j0, const float *q, size_t ldq,
                          const void *k, size_t ldk, __mmask16 m1,
                          __mmask16 m2) {
     const size_t KH = 8 / MR;
-    const float *qr[2];
+    const float *qr[4];
     size_t ko[8];
     SA_UNROLL for (size_t r = 0; r < MR; r++)
         qr[r] = q + (i0 + r < m ? i0 + r : m - 1) * ldq;
@@ -201,12 +235,21 @@ SA_INLINE void qk_unit(const simdattn_dtype dt, const size_t MR,
     __m512 out = _mm512_permutexvar_ps(_mm512_loadu_si512(ix), fold1(y[0], y[1]));
     if (MR == 1) {
         _mm512_mask_storeu_ps(s + i0 * lds + j0, lanes(n - j0), out);
-    } else {
+    } else if (MR == 2) {
         __mmask8 t = (__mmask8)lanes(n - j0);
         _mm256_mask_storeu_ps(s + i0 * lds + j0, t, _mm512_castps512_ps256(out));
         if (i0 + 1 < m)
             _mm256_mask_storeu_ps(s + (i0 + 1) * lds + j0, t,
                                   _mm512_extractf32x8_ps(out, 1));
+    } else { /* MR = 4 */
+        __mmask8 t = (__mmask8)(lanes(n - j0) & 0xF);
+        _mm_mask_storeu_ps(s + i0 * lds + j0, t, _mm512_castps512_ps128(out));
+        if (i0 + 1 < m)
+            _mm_mask_storeu_ps(s + (i0 + 1) * lds + j0, t, _mm512_extractf32x4_ps(out, 1));
+        if (i0 + 2 < m)
+            _mm_mask_storeu_ps(s + (i0 + 2) * lds + j0, t, _mm512_extractf32x4_ps(out, 2));
+        if (i0 + 3 < m)
+            _mm_mask_storeu_ps(s + (i0 + 3) * lds + j0, t, _mm512_extractf32x4_ps(out, 3));
     }
 }
 
@@ -216,6 +259,10 @@ SA_INLINE void qk_rows(const simdattn_dtype dt, const size_t NT, size_t m,
                        __mmask16 m1, __mmask16 m2) {
     for (size_t j0 = 0; j0 < n; j0 += SUB) {
         size_t j1 = n - j0 < SUB ? n : j0 + SUB, i0 = 0;
+        if (dt == SIMDATTN_F32) /* (see "Memory order") */
+            for (; i0 + 4 <= m; i0 += 4)
+                for (size_t j = j0; j < j1; j += 4)
+                    qk_unit(dt, 4, NT, m, n, d, i0, j, q, ldq, k, ldk, s, lds, m1, m2);
         for (; i0 + 2 <= m; i0 += 2)
             for (size_t j = j0; j < j1; j += 8)
                 qk_unit(dt, 2, NT, m, n, d, i0, j, q, ldq, k, ldk, s, lds, m1, m2);
