@@ -22,9 +22,11 @@
  * per row (the tree's order does not depend on a dot's place in it, so
  * every unit shape gives the same bits).
  * Rows and keys past m and n repeat the last one and are not stored.
- * pv_kv: tiles of up to 16 accumulators, 2 rows × 8 zmm (a whole row of
- * d_v = 128) or 4 rows × ≤ 4 zmm, V widened at its load; α·O rounded
- * once, then one fma per key in order (the scalar chain, the same bits).
+ * pv_kv: tiles of up to 4 rows × 8 zmm (a whole row of d_v = 128), so a
+ * 4-row GQA group reads each V row once; rows in registers, but for a
+ * 4-row tile of 7 or 8 vectors the last row stays in O (L1), loaded and
+ * stored at each key.  V widened at its load; α·O rounded once, then one
+ * fma per key in order (the scalar chain, the same bits).
  * Reads m×d of Q, n×d of K (lanes past d masked, never touched), m×n of
  * P, n×dv of V, m of alpha; writes exactly m×n of S and m×dv of O.
  */
@@ -89,7 +91,12 @@ SA_INLINE __m512 fold1(__m512 a, __m512 b) { /* l + l+1 in each pair */
  * time ratios, both orders; A/A runs give 0.98–1.00, quartiles
  * 0.93–1.05): fp32 1 thread 6 % faster (1.062, 0.940), 2 threads 6 %
  * (1.058, 0.940); fp16 1 thread 5–8 % slower (0.955, 1.080), so fp16 and
- * bf16, bound by their fmas and widening, keep the 2-row unit.  Variants
+ * bf16, bound by their fmas and widening, keep the 2-row unit.  P·V
+ * likewise, 4 rows × 8 zmm with the fourth row in L1 against two passes
+ * of 2 rows × 8 zmm: fp32 1 thread 2–3 % faster (1.033, 0.980), 2 threads
+ * 4–6 % (1.037, 0.941), 32k 2–3 %, fp16 2–4 %, bf16 alike (1.000, 1.002);
+ * 4 rows × 4 zmm over half rows (each V line read once, but the two
+ * halves of a row in separate passes): fp32 42 % slower (0.705, 1.554).  Variants
  * that read chunk c of 4 or 2 keys together were the fastest from L1 but
  * 72–76 and 50–64 ns a key from memory (Q·K alone): the prefetchers
  * follow one row at a time, not rows interleaved.  Also slower from
@@ -297,22 +304,32 @@ void sa_qk_kv_avx512(size_t m, size_t n, size_t d, const float *q,
 }
 
 /* O tile of mr rows × cb vectors from column c0 (the last vector under
- * lane mask `last`) over keys j0 … j1−1: 16 or fewer accumulators (mr·cb
- * ≤ 16) + mr broadcasts + 1 V vector.  first: the tile starts the call,
- * so O is scaled by alpha as it is loaded. */
+ * lane mask `last`) over keys j0 … j1−1, each V vector loaded (and
+ * widened) once for the mr rows.  Rows in registers: mr·cb ≤ 24
+ * accumulators + mr broadcasts + 1 V vector; MEM (mr = 4, cb ≥ 7, which
+ * would need 33 or more): the last row stays in O, loaded, fma'd and
+ * stored at each key (L1).  alpha: the tile starts the call, so O is
+ * scaled by alpha (one rounding) before the first key. */
 SA_INLINE void pv_tile(const simdattn_dtype dt, const size_t mr,
                        const size_t cb, size_t j0, size_t j1, const float *p,
                        size_t ldp, const void *v, size_t ldv, size_t c0,
                        const float *alpha, float *o, size_t ldo,
                        __mmask16 last) {
+    const int MEM = mr == 4 && cb >= 7;
+    const size_t rr = MEM ? mr - 1 : mr; /* rows in registers */
+    float *om = o + (mr - 1) * ldo;      /* MEM: the row kept in O */
     __m512 acc[4][8];
     SA_UNROLL for (size_t i = 0; i < mr; i++) {
         __m512 a = _mm512_set1_ps(alpha ? alpha[i] : 1.0f);
         SA_UNROLL for (size_t c = 0; c < cb; c++) {
             __mmask16 t = c + 1 == cb ? last : (__mmask16)0xFFFF;
-            acc[i][c] = _mm512_maskz_loadu_ps(t, o + i * ldo + 16 * c);
+            __m512 x = _mm512_maskz_loadu_ps(t, o + i * ldo + 16 * c);
             if (alpha)
-                acc[i][c] = _mm512_mul_ps(a, acc[i][c]);
+                x = _mm512_mul_ps(a, x);
+            if (i < rr)
+                acc[i][c] = x;
+            else if (alpha)
+                _mm512_mask_storeu_ps(om + 16 * c, t, x);
         }
     }
     for (size_t j = j0; j < j1; j++) {
@@ -322,31 +339,34 @@ SA_INLINE void pv_tile(const simdattn_dtype dt, const size_t mr,
             __mmask16 t = c + 1 == cb ? last : (__mmask16)0xFFFF;
             __m512 b = load_kv(dt, v, j * ldv + c0 + 16 * c, t);
             __asm__("" : "+v"(b)); /* one load for the mr fmas (see qk_seg) */
-            SA_UNROLL for (size_t i = 0; i < mr; i++)
+            SA_UNROLL for (size_t i = 0; i < rr; i++)
                 acc[i][c] = _mm512_fmadd_ps(a[i], b, acc[i][c]);
+            if (MEM)
+                _mm512_mask_storeu_ps(om + 16 * c, t,
+                                      _mm512_fmadd_ps(a[mr - 1], b,
+                                                      _mm512_maskz_loadu_ps(t, om + 16 * c)));
         }
     }
-    SA_UNROLL for (size_t i = 0; i < mr; i++)
+    SA_UNROLL for (size_t i = 0; i < rr; i++)
         SA_UNROLL for (size_t c = 0; c < cb; c++) {
             __mmask16 t = c + 1 == cb ? last : (__mmask16)0xFFFF;
             _mm512_mask_storeu_ps(o + i * ldo + 16 * c, t, acc[i][c]);
         }
 }
 
-/* Columns in groups of up to 8 vectors (a whole row at d_v ≤ 128); rows
- * in groups of R = 16 / (vectors rounded up to 4 or 8): 4 rows × ≤ 4
- * vectors or 2 rows × 5 … 8 vectors. */
+/* Columns in groups of up to 8 vectors (a whole row at d_v ≤ 128), rows
+ * in groups of 4: each V row is read once for 4 rows of O. */
 SA_INLINE void pv_kv(const simdattn_dtype dt, size_t m, size_t n, size_t dv,
                      const float *p, size_t ldp, const void *v, size_t ldv,
                      const float *alpha, float *o, size_t ldo) {
     for (size_t c0 = 0; c0 < dv; c0 += 128) {
         size_t w = dv - c0 < 128 ? dv - c0 : 128;
-        size_t cb = (w + 15) / 16, R = cb <= 4 ? 4 : 2;
+        size_t cb = (w + 15) / 16;
         __mmask16 last = lanes(w - 16 * (cb - 1));
         for (size_t j0 = 0; j0 < n; j0 += SUBV) {
             size_t j1 = n - j0 < SUBV ? n : j0 + SUBV;
-            for (size_t i0 = 0; i0 < m; i0 += R) {
-                size_t mr = m - i0 < R ? m - i0 : R;
+            for (size_t i0 = 0; i0 < m; i0 += 4) {
+                size_t mr = m - i0 < 4 ? m - i0 : 4;
                 const float *pi = p + i0 * ldp;
                 const float *ai = alpha && j0 == 0 ? alpha + i0 : NULL;
                 float *oi = o + i0 * ldo + c0;
@@ -359,13 +379,8 @@ SA_INLINE void pv_kv(const simdattn_dtype dt, size_t m, size_t n, size_t dv,
         switch (cb) { COLS(r, 1) COLS(r, 2) COLS(r, 3) COLS(r, 4)              \
                       COLS(r, 5) COLS(r, 6) COLS(r, 7) COLS(r, 8) }            \
         break;
-#define CB4(r)                                                                 \
-    case r:                                                                    \
-        switch (cb) { COLS(r, 1) COLS(r, 2) COLS(r, 3) COLS(r, 4) }            \
-        break;
-                switch (mr) { ANY_CB(1) ANY_CB(2) CB4(3) CB4(4) } /* mr ≤ R */
+                switch (mr) { ANY_CB(1) ANY_CB(2) ANY_CB(3) ANY_CB(4) }
 #undef ANY_CB
-#undef CB4
 #undef COLS
             }
         }
