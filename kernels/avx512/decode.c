@@ -10,12 +10,12 @@
  * qk_kv: the canonical 16-lane order of simdattn.h, one zmm per (row, key)
  * dot product: lane l accumulates c ≡ l (mod 16), a masked zero-filled
  * load covers d mod 16 (fma(0, 0, x) as the scalar reference pads).  A
- * unit is 16 dot products.  fp32 K: MR = 4 rows × 4 keys, each K vector
- * loaded once for the 4 rows, key by key, with the rows' Q vectors read
- * from L1 at each use (32 zmm of Q would not fit beside the accumulators);
- * rows left over, and fp16/bf16 K: MR = 2 rows × 8 keys (1 × 16 for a
- * last odd row), with the rows' Q held in 16 zmm, 128 columns at a time,
- * each K vector loaded (and widened) once for the 2 rows.  The 16 sums
+ * unit is 16 dot products: MR = 4 rows × 4 keys, each K vector loaded
+ * (and widened) once for the 4 rows, key by key, with the rows' first
+ * QH_MAX chunks of Q loaded once a sub-block and the rest read from L1 at
+ * each use (32 zmm of Q would not fit beside the accumulators); rows left
+ * over go as 2 × 8 (then 1 × 16), with the rows' Q held in 16 zmm, 128
+ * columns at a time.  The 16 sums
  * come out of one four-level shuffle tree (l + l+8, l + l+4, l + l+2,
  * l + l+1, sum16's pairs) into one zmm — 15 combines, a third of what 16
  * separate sum16 reductions take — and are put in row order for one store
@@ -83,15 +83,19 @@ SA_INLINE __m512 fold1(__m512 a, __m512 b) { /* l + l+1 in each pair */
  * key); K sub-blocks of 8 or 16 keys alike (16: the one-row unit's
  * width).  fp16/bf16, compute-bound, do not move.
  *
- * Better than a second pass is none: for fp32 the 4-row Q·K unit reads
- * each K line once for a whole 4-row GQA group, though from L1 it is
- * slower (load-bound: 5 loads per 4 fmas; m = 4, 256 keys: 15.3 against
- * 11.1 ns a key).  Measured as paired A/Bs of whole D128 calls (bench/ab.c:
- * two builds alternated in one process, 300 pairs, median of the pairs'
- * time ratios, both orders; A/A runs give 0.98–1.00, quartiles
- * 0.93–1.05): fp32 1 thread 6 % faster (1.062, 0.940), 2 threads 6 %
- * (1.058, 0.940); fp16 1 thread 5–8 % slower (0.955, 1.080), so fp16 and
- * bf16, bound by their fmas and widening, keep the 2-row unit.  P·V
+ * Better than a second pass is none: the 4-row Q·K unit reads each K
+ * line once for a whole 4-row GQA group.  Measured as paired A/Bs of
+ * whole D128 calls (bench/ab.c: two builds alternated in one process, 300
+ * pairs, median of the pairs' time ratios, both orders; A/A runs give
+ * 0.98–1.00, quartiles 0.93–1.05), against two passes of the 2-row unit:
+ * with all of Q read from L1 at each use (5 loads per 4 fmas; from L1,
+ * m = 4, 256 keys: 15.3 against 11.1 ns a key), fp32 1 thread 6 % faster
+ * (1.062, 0.940), 2 threads 6 % (1.058, 0.940), but fp16 5–8 % slower
+ * (0.955, 1.080), bound by its fmas and widening.  Holding Q's first 4
+ * chunks across the sub-block (11.3 ns a key from L1) gained fp32 another
+ * 4–7 % (1.072, 0.964) and made fp16 7 % and bf16 10–12 % faster than
+ * their 2-row units (fp16 2 threads 8–12 %); 6 chunks another 5 % for
+ * fp16, 2–3 % for fp32, and 8 (the compiler spilling the rest) as 6.  P·V
  * likewise, 4 rows × 8 zmm with the fourth row in L1 against two passes
  * of 2 rows × 8 zmm: fp32 1 thread 2–3 % faster (1.033, 0.980), 2 threads
  * 4–6 % (1.037, 0.941), 32k 2–3 %, fp16 2–4 %, bf16 alike (1.000, 1.002);
@@ -106,6 +110,7 @@ SA_INLINE __m512 fold1(__m512 a, __m512 b) { /* l + l+1 in each pair */
  * from L1, 8–9 % slower from memory); each block's softmax right after its
  * Q·K instead of after the run's (kernels/decode.c), 3–6 %. */
 enum { SUB = 16, SUBV = 8 }; /* keys per sub-block: Q·K, P·V */
+enum { QH_MAX = 6 }; /* Q chunks a 4-row Q·K unit holds (see "Memory order") */
 
 /* Lanes of chunk i of a segment with `rem` columns left (0: none). */
 SA_INLINE __mmask16 chunk_lanes(size_t rem, size_t i) {
@@ -119,7 +124,8 @@ SA_INLINE __mmask16 chunk_lanes(size_t rem, size_t i) {
  * fma(0, 0, x) = x exactly, since no lane ever holds −0 (each starts at
  * +0), so one instantiation serves two chunk counts.  MR ≤ 2 holds the
  * rows' Q in registers; MR = 4 goes key by key (address order, see
- * "Memory order") and reads Q from L1 at each use. */
+ * "Memory order") with chunks i < QH from qh (loaded by the caller) and
+ * the others read from L1 at each use. */
 SA_INLINE __mmask16 seg_lanes(const int ALL, const size_t NC, size_t i,
                               size_t rem, __mmask16 m1, __mmask16 m2) {
     if (ALL)
@@ -130,17 +136,23 @@ SA_INLINE __mmask16 seg_lanes(const int ALL, const size_t NC, size_t i,
 SA_INLINE void qk_seg(const simdattn_dtype dt, const size_t MR,
                       const size_t KH, const size_t NC, const int ALL,
                       size_t c0, size_t rem, const float *const *qr,
+                      const size_t QH, __m512 (*qh)[QH_MAX],
                       const size_t *ko, const void *k, __mmask16 m1,
                       __mmask16 m2, __m512 *acc) {
-    if (MR == 4) { /* key by key; Q from L1 each time */
+    if (MR == 4) { /* key by key; Q chunks past QH from L1 each time */
         SA_UNROLL for (size_t b = 0; b < KH; b++)
             SA_UNROLL for (size_t i = 0; i < NC; i++) {
                 __mmask16 l = seg_lanes(ALL, NC, i, rem, m1, m2);
                 __m512 kv = load_kv(dt, k, ko[b] + c0 + 16 * i, l);
                 __asm__("" : "+v"(kv)); /* (as below) */
                 SA_UNROLL for (size_t r = 0; r < 4; r++) {
-                    __m512 qv = _mm512_maskz_loadu_ps(l, qr[r] + c0 + 16 * i);
-                    __asm__("" : "+v"(qv)); /* a fresh load, not 32 live zmm */
+                    __m512 qv;
+                    if (i < QH) {
+                        qv = qh[r][i];
+                    } else {
+                        qv = _mm512_maskz_loadu_ps(l, qr[r] + c0 + 16 * i);
+                        __asm__("" : "+v"(qv)); /* a fresh load, not 32 live zmm */
+                    }
                     acc[b * 4 + r] = _mm512_fmadd_ps(qv, kv, acc[b * 4 + r]);
                 }
             }
@@ -173,11 +185,11 @@ static __attribute__((noinline)) void qk_long(simdattn_dtype dt, size_t MR,
                                               __m512 *acc) {
     for (size_t c0 = 0; c0 < d; c0 += 128) {
 #define SEG(T, R)                                                              \
-    qk_seg(T, R, 8 / R, 8, 1, c0, d - c0, qr, ko, k, 0, 0, acc)
+    qk_seg(T, R, 8 / R, 8, 1, c0, d - c0, qr, 0, NULL, ko, k, 0, 0, acc)
         if (dt == SIMDATTN_F16)
-            MR == 2 ? SEG(SIMDATTN_F16, 2) : SEG(SIMDATTN_F16, 1);
+            MR == 4 ? SEG(SIMDATTN_F16, 4) : MR == 2 ? SEG(SIMDATTN_F16, 2) : SEG(SIMDATTN_F16, 1);
         else if (dt == SIMDATTN_BF16)
-            MR == 2 ? SEG(SIMDATTN_BF16, 2) : SEG(SIMDATTN_BF16, 1);
+            MR == 4 ? SEG(SIMDATTN_BF16, 4) : MR == 2 ? SEG(SIMDATTN_BF16, 2) : SEG(SIMDATTN_BF16, 1);
         else
             MR == 4   ? SEG(SIMDATTN_F32, 4)
             : MR == 2 ? SEG(SIMDATTN_F32, 2)
@@ -194,6 +206,7 @@ static __attribute__((noinline)) void qk_long(simdattn_dtype dt, size_t MR,
 SA_INLINE __m512 qk_half(const simdattn_dtype dt, const size_t MR,
                          const size_t NT, size_t m, size_t n, size_t d,
                          size_t i0, size_t j0, const float *q, size_t ldq,
+                         const size_t QH, __m512 (*qh)[QH_MAX],
                          const void *k, size_t ldk, __mmask16 m1,
                          __mmask16 m2) {
     const size_t KH = 8 / MR;
@@ -206,7 +219,7 @@ SA_INLINE __m512 qk_half(const simdattn_dtype dt, const size_t MR,
     __m512 acc[8];
     SA_UNROLL for (int a = 0; a < 8; a++) acc[a] = _mm512_setzero_ps();
     if (d <= 128) {
-        qk_seg(dt, MR, KH, NT, 0, 0, d, qr, ko, k, m1, m2, acc);
+        qk_seg(dt, MR, KH, NT, 0, 0, d, qr, QH, qh, ko, k, m1, m2, acc);
     } else { /* (acc itself stays out of memory) */
         __m512 t[8];
         SA_UNROLL for (int a = 0; a < 8; a++) t[a] = _mm512_setzero_ps();
@@ -224,12 +237,14 @@ SA_INLINE __m512 qk_half(const simdattn_dtype dt, const size_t MR,
 SA_INLINE void qk_unit(const simdattn_dtype dt, const size_t MR,
                        const size_t NT, size_t m, size_t n, size_t d,
                        size_t i0, size_t j0, const float *q, size_t ldq,
-                       const void *k, size_t ldk, float *s, size_t lds,
-                       __mmask16 m1, __mmask16 m2) {
+                       const size_t QH, __m512 (*qh)[QH_MAX], const void *k,
+                       size_t ldk, float *s, size_t lds, __mmask16 m1,
+                       __mmask16 m2) {
     const size_t KH = 8 / MR;
     __m512 y[2];
     _Pragma("GCC unroll 1") for (size_t h = 0; h < 2; h++)
-        y[h] = qk_half(dt, MR, NT, m, n, d, i0, j0 + h * KH, q, ldq, k, ldk, m1, m2);
+        y[h] = qk_half(dt, MR, NT, m, n, d, i0, j0 + h * KH, q, ldq, QH, qh,
+                       k, ldk, m1, m2);
     /* dot a = 8h + b·MR + r (row r, key j0 + a / MR) sits in lane
      * 4·(a mod 4) + a / 4; gathered into row-major order (row r's keys in
      * lanes r·KU …), one store per row */
@@ -264,18 +279,32 @@ SA_INLINE void qk_rows(const simdattn_dtype dt, const size_t NT, size_t m,
                        size_t n, size_t d, const float *q, size_t ldq,
                        const void *k, size_t ldk, float *s, size_t lds,
                        __mmask16 m1, __mmask16 m2) {
+    /* the first QH chunks of a 4-row group's Q (d ≤ 128; qk_long reads
+     * its own), reloaded at each sub-block */
+    const size_t QH = NT < QH_MAX ? NT : QH_MAX;
+    __m512 qh[4][QH_MAX];
     for (size_t j0 = 0; j0 < n; j0 += SUB) {
         size_t j1 = n - j0 < SUB ? n : j0 + SUB, i0 = 0;
-        if (dt == SIMDATTN_F32) /* (see "Memory order") */
-            for (; i0 + 4 <= m; i0 += 4)
+        for (; i0 + 4 <= m; i0 += 4) {
+                SA_UNROLL for (size_t r = 0; r < 4; r++)
+                    SA_UNROLL for (size_t i = 0; i < QH_MAX; i++)
+                        qh[r][i] = i < QH && d <= 128
+                                       ? _mm512_maskz_loadu_ps(
+                                             seg_lanes(0, NT, i, d, m1, m2),
+                                             q + (i0 + r) * ldq + 16 * i)
+                                       : _mm512_setzero_ps();
                 for (size_t j = j0; j < j1; j += 4)
-                    qk_unit(dt, 4, NT, m, n, d, i0, j, q, ldq, k, ldk, s, lds, m1, m2);
+                    qk_unit(dt, 4, NT, m, n, d, i0, j, q, ldq, QH, qh, k, ldk,
+                            s, lds, m1, m2);
+            }
         for (; i0 + 2 <= m; i0 += 2)
             for (size_t j = j0; j < j1; j += 8)
-                qk_unit(dt, 2, NT, m, n, d, i0, j, q, ldq, k, ldk, s, lds, m1, m2);
+                qk_unit(dt, 2, NT, m, n, d, i0, j, q, ldq, 0, qh, k, ldk, s,
+                        lds, m1, m2);
         if (i0 < m)
             for (size_t j = j0; j < j1; j += 16)
-                qk_unit(dt, 1, NT, m, n, d, i0, j, q, ldq, k, ldk, s, lds, m1, m2);
+                qk_unit(dt, 1, NT, m, n, d, i0, j, q, ldq, 0, qh, k, ldk, s,
+                        lds, m1, m2);
     }
 }
 
