@@ -22,11 +22,9 @@
  * per row (the tree's order does not depend on a dot's place in it, so
  * every unit shape gives the same bits).
  * Rows and keys past m and n repeat the last one and are not stored.
- * pv_kv: tiles of up to 4 rows × 8 zmm (a whole row of d_v = 128), so a
- * 4-row GQA group reads each V row once; rows in registers, but for a
- * 4-row tile of 7 or 8 vectors the last row stays in O (L1), loaded and
- * stored at each key.  V widened at its load; α·O rounded once, then one
- * fma per key in order (the scalar chain, the same bits).
+ * pv_kv: tiles of up to 24 accumulators, 3 rows × 8 zmm (a whole row of
+ * d_v = 128) or 4 rows × ≤ 4 zmm, V widened at its load; α·O rounded
+ * once, then one fma per key in order (the scalar chain, the same bits).
  * Reads m×d of Q, n×d of K (lanes past d masked, never touched), m×n of
  * P, n×dv of V, m of alpha; writes exactly m×n of S and m×dv of O.
  */
@@ -95,20 +93,25 @@ SA_INLINE __m512 fold1(__m512 a, __m512 b) { /* l + l+1 in each pair */
  * chunks across the sub-block (11.3 ns a key from L1) gained fp32 another
  * 4–7 % (1.072, 0.964) and made fp16 7 % and bf16 10–12 % faster than
  * their 2-row units (fp16 2 threads 8–12 %); 6 chunks another 5 % for
- * fp16, 2–3 % for fp32, and 8 (the compiler spilling the rest) as 6.  P·V
- * likewise, 4 rows × 8 zmm with the fourth row in L1 against two passes
- * of 2 rows × 8 zmm: fp32 1 thread 2–3 % faster (1.033, 0.980), 2 threads
- * 4–6 % (1.037, 0.941), 32k 2–3 %, fp16 2–4 %, bf16 alike (1.000, 1.002);
- * 4 rows × 4 zmm over half rows (each V line read once, but the two
- * halves of a row in separate passes): fp32 42 % slower (0.705, 1.554).  Variants
- * that read chunk c of 4 or 2 keys together were the fastest from L1 but
- * 72–76 and 50–64 ns a key from memory (Q·K alone): the prefetchers
- * follow one row at a time, not rows interleaved.  Also slower from
- * memory, measured the same way: prefetcht1 (Zen 4: into L2) 8–64 KiB
- * ahead at each sub-block (best calls 1.62–1.74 vs 1.41–1.45 ms); the
- * 2-row unit with Q held in registers across a sub-block (10–20 % faster
- * from L1, 8–9 % slower from memory); each block's softmax right after its
- * Q·K instead of after the run's (kernels/decode.c), 3–6 %. */
+ * fp16, 2–3 % for fp32, and 8 (the compiler spilling the rest) as 6.
+ * P·V: a 4-row group as 4 rows × 8 zmm with the fourth row kept in O (L1:
+ * loaded, fma'd and stored at each key) against 2 + 2 rows × 8 zmm: fp32
+ * 1 thread 2–3 % faster (1.033, 0.980), 2 threads 4–6 % (1.037, 0.941),
+ * D128-32k 2–3 %, fp16 2–4 %, bf16 alike (1.000, 1.002); 3 + 1 rows (the
+ * second tile a short pass from L1) measured as that (fp32 1 thread
+ * 0.993–1.047, fp16 0.988–1.042, 2 threads 0.962–1.023 against it) and
+ * builds in a third of the time under clang's ASan (fuzz tree: 113 s
+ * against 365 s for this file), so it is the one kept; 4 rows × 4 zmm
+ * over half rows (each V line read once, the two halves of a row in
+ * separate passes) was 42 % slower (0.705, 1.554).  Variants of Q·K that
+ * read chunk c of 4 or 2 keys together were the fastest from L1 but 72–76
+ * and 50–64 ns a key from memory (Q·K alone): the prefetchers follow one
+ * row at a time, not rows interleaved.  Also slower from memory, measured
+ * as above: prefetcht1 (Zen 4: into L2) 8–64 KiB ahead at each sub-block
+ * (best calls 1.62–1.74 vs 1.41–1.45 ms); the 2-row unit with Q held in
+ * registers across a sub-block (10–20 % faster from L1, 8–9 % slower from
+ * memory); each block's softmax right after its Q·K instead of after the
+ * run's (kernels/decode.c), 2–6 %, before and after the 4-row units. */
 enum { SUB = 16, SUBV = 8 }; /* keys per sub-block: Q·K, P·V */
 enum { QH_MAX = 6 }; /* Q chunks a 4-row Q·K unit holds (see "Memory order") */
 
@@ -333,32 +336,23 @@ void sa_qk_kv_avx512(size_t m, size_t n, size_t d, const float *q,
 }
 
 /* O tile of mr rows × cb vectors from column c0 (the last vector under
- * lane mask `last`) over keys j0 … j1−1, each V vector loaded (and
- * widened) once for the mr rows.  Rows in registers: mr·cb ≤ 24
- * accumulators + mr broadcasts + 1 V vector; MEM (mr = 4, cb ≥ 7, which
- * would need 33 or more): the last row stays in O, loaded, fma'd and
- * stored at each key (L1).  alpha: the tile starts the call, so O is
- * scaled by alpha (one rounding) before the first key. */
+ * lane mask `last`) over keys j0 … j1−1: mr·cb ≤ 24 accumulators + mr
+ * broadcasts + 1 V vector, each V vector loaded (and widened) once for
+ * the mr rows.  alpha: the tile starts the call, so O is scaled by alpha
+ * as it is loaded. */
 SA_INLINE void pv_tile(const simdattn_dtype dt, const size_t mr,
                        const size_t cb, size_t j0, size_t j1, const float *p,
                        size_t ldp, const void *v, size_t ldv, size_t c0,
                        const float *alpha, float *o, size_t ldo,
                        __mmask16 last) {
-    const int MEM = mr == 4 && cb >= 7;
-    const size_t rr = MEM ? mr - 1 : mr; /* rows in registers */
-    float *om = o + (mr - 1) * ldo;      /* MEM: the row kept in O */
     __m512 acc[4][8];
     SA_UNROLL for (size_t i = 0; i < mr; i++) {
         __m512 a = _mm512_set1_ps(alpha ? alpha[i] : 1.0f);
         SA_UNROLL for (size_t c = 0; c < cb; c++) {
             __mmask16 t = c + 1 == cb ? last : (__mmask16)0xFFFF;
-            __m512 x = _mm512_maskz_loadu_ps(t, o + i * ldo + 16 * c);
+            acc[i][c] = _mm512_maskz_loadu_ps(t, o + i * ldo + 16 * c);
             if (alpha)
-                x = _mm512_mul_ps(a, x);
-            if (i < rr)
-                acc[i][c] = x;
-            else if (alpha)
-                _mm512_mask_storeu_ps(om + 16 * c, t, x);
+                acc[i][c] = _mm512_mul_ps(a, acc[i][c]);
         }
     }
     for (size_t j = j0; j < j1; j++) {
@@ -368,34 +362,32 @@ SA_INLINE void pv_tile(const simdattn_dtype dt, const size_t mr,
             __mmask16 t = c + 1 == cb ? last : (__mmask16)0xFFFF;
             __m512 b = load_kv(dt, v, j * ldv + c0 + 16 * c, t);
             __asm__("" : "+v"(b)); /* one load for the mr fmas (see qk_seg) */
-            SA_UNROLL for (size_t i = 0; i < rr; i++)
+            SA_UNROLL for (size_t i = 0; i < mr; i++)
                 acc[i][c] = _mm512_fmadd_ps(a[i], b, acc[i][c]);
-            if (MEM)
-                _mm512_mask_storeu_ps(om + 16 * c, t,
-                                      _mm512_fmadd_ps(a[mr - 1], b,
-                                                      _mm512_maskz_loadu_ps(t, om + 16 * c)));
         }
     }
-    SA_UNROLL for (size_t i = 0; i < rr; i++)
+    SA_UNROLL for (size_t i = 0; i < mr; i++)
         SA_UNROLL for (size_t c = 0; c < cb; c++) {
             __mmask16 t = c + 1 == cb ? last : (__mmask16)0xFFFF;
             _mm512_mask_storeu_ps(o + i * ldo + 16 * c, t, acc[i][c]);
         }
 }
 
-/* Columns in groups of up to 8 vectors (a whole row at d_v ≤ 128), rows
- * in groups of 4: each V row is read once for 4 rows of O. */
+/* Columns in groups of up to 8 vectors (a whole row at d_v ≤ 128); rows
+ * in groups of R: 4 rows × ≤ 4 vectors, or 3 rows × 5 … 8 vectors, the
+ * most that fit in registers (a 4-row group of 8 vectors goes as 3 + 1,
+ * the second tile over the same sub-block from L1). */
 SA_INLINE void pv_kv(const simdattn_dtype dt, size_t m, size_t n, size_t dv,
                      const float *p, size_t ldp, const void *v, size_t ldv,
                      const float *alpha, float *o, size_t ldo) {
     for (size_t c0 = 0; c0 < dv; c0 += 128) {
         size_t w = dv - c0 < 128 ? dv - c0 : 128;
-        size_t cb = (w + 15) / 16;
+        size_t cb = (w + 15) / 16, R = cb <= 4 ? 4 : 3;
         __mmask16 last = lanes(w - 16 * (cb - 1));
         for (size_t j0 = 0; j0 < n; j0 += SUBV) {
             size_t j1 = n - j0 < SUBV ? n : j0 + SUBV;
-            for (size_t i0 = 0; i0 < m; i0 += 4) {
-                size_t mr = m - i0 < 4 ? m - i0 : 4;
+            for (size_t i0 = 0; i0 < m; i0 += R) {
+                size_t mr = m - i0 < R ? m - i0 : R;
                 const float *pi = p + i0 * ldp;
                 const float *ai = alpha && j0 == 0 ? alpha + i0 : NULL;
                 float *oi = o + i0 * ldo + c0;
@@ -408,8 +400,13 @@ SA_INLINE void pv_kv(const simdattn_dtype dt, size_t m, size_t n, size_t dv,
         switch (cb) { COLS(r, 1) COLS(r, 2) COLS(r, 3) COLS(r, 4)              \
                       COLS(r, 5) COLS(r, 6) COLS(r, 7) COLS(r, 8) }            \
         break;
-                switch (mr) { ANY_CB(1) ANY_CB(2) ANY_CB(3) ANY_CB(4) }
+#define CB4(r)                                                                 \
+    case r:                                                                    \
+        switch (cb) { COLS(r, 1) COLS(r, 2) COLS(r, 3) COLS(r, 4) }            \
+        break;
+                switch (mr) { ANY_CB(1) ANY_CB(2) ANY_CB(3) CB4(4) } /* mr ≤ R */
 #undef ANY_CB
+#undef CB4
 #undef COLS
             }
         }
