@@ -10,9 +10,14 @@
  * last d mod 16 elements come through a zero-filled copy (fma(0, 0, x),
  * as the scalar reference pads), and each dot is summed as sum16 does
  * (0–7 + 8–15, 0–3 + 4–7, 0–1 + 2–3, 0 + 1).  A tile is MR rows × KR keys
- * = 4 dot products, 8 accumulators: per half-step 2 K and 2 Q vectors,
- * 12 of 16 ymm.  Rows and keys past m and n repeat the last one and are
- * not stored.  The same bits as kernels/scalar/decode.c.
+ * = 4 dot products, 8 accumulators, 4 × 1 for a 4-row GQA group (then
+ * 2 × 2, 1 × 4): key by key, each K vector loaded once for the MR rows,
+ * Q read from L1 at each use, so K streams in address order (measured,
+ * paired A/B with bench/ab.c against 2 × 2 tiles that read chunk c of two
+ * keys together with software prefetch: D128 fp32 1 thread 6–8 % faster
+ * (1.065, 0.925), fp16 7–10 % (1.073, 0.906)).  Rows and keys past m and
+ * n repeat the last one and are not stored.  The same bits as
+ * kernels/scalar/decode.c.
  * pv_kv: MR = 4 rows × 2 ymm (16 columns) of O, 8 accumulators + 2 V + 1
  * broadcast; α·O rounded once, then one fma per key in order (the scalar
  * chain, the same bits).  Tails of d_v go through lane masks (O) and a
@@ -30,11 +35,11 @@
 #error "kernels/avx2/decode.c needs -mf16c"
 #endif
 
-/* Software prefetch PF_BYTES ahead into L2.  With 16 ymm these tiles read
- * chunks of two to four K rows at once and V in 16-column strips, orders
- * the hardware prefetchers do not follow (kernels/avx512/decode.c, whose
- * whole-row tiles need no software prefetch, has the measurements); the
- * distance was measured on such tiles at D128 fp32, 1 thread: 16 or 32
+/* Software prefetch PF_BYTES ahead into L2 (P·V).  With 16 ymm its tiles
+ * read V in 16-column strips, an order the hardware prefetchers do not
+ * follow (kernels/avx512/decode.c, whose whole-row tiles need no software
+ * prefetch, has the measurements); the distance was measured on such
+ * tiles (Q·K then had them too) at D128 fp32, 1 thread: 16 or 32
  * keys ahead into L1 0.43 / 0.42 of the read bandwidth, 64 keys (32 KiB)
  * into L2 0.65, 128 keys 0.60, none 0.34.  Sub-blocks with the next one
  * prefetched in address order were tried instead: slower (128 vs 82 ns
@@ -67,7 +72,9 @@ ALWAYS_INLINE __m256 load_kv(const simdattn_dtype dt, const void *p,
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(x), 16));
 }
 
-/* S for rows i0 … (MR of them) and keys j0 … (KR), clamped to m, n. */
+/* S for rows i0 … (MR of them) and keys j0 … (KR), clamped to m, n: key
+ * by key, each K row read once in address order for the MR rows (the
+ * hardware prefetchers follow that), Q read from L1 at each use. */
 ALWAYS_INLINE void qk_tile(const simdattn_dtype dt, const size_t MR,
                            const size_t KR, size_t m, size_t n, size_t d,
                            size_t i0, size_t j0, const float *q, size_t ldq,
@@ -78,37 +85,36 @@ ALWAYS_INLINE void qk_tile(const simdattn_dtype dt, const size_t MR,
         qr[r] = q + (i0 + r < m ? i0 + r : m - 1) * ldq;
     UNROLL for (size_t b = 0; b < KR; b++)
         ko[b] = (j0 + b < n ? j0 + b : n - 1) * ldk;
-    const size_t es = dt == SIMDATTN_F32 ? 4 : 2, pf = PF_BYTES / (d * es) + 1;
     __m256 acc[4][2];
     UNROLL for (size_t a = 0; a < 4; a++) acc[a][0] = acc[a][1] = _mm256_setzero_ps();
-    for (size_t c = 0; c < d; c += 16) {
-        if (c * es % 64 == 0) /* one hint per line */
-            UNROLL for (size_t b = 0; b < KR; b++)
-                prefetch(k, ((j0 + b + pf) * ldk + c) * es);
-        UNROLL for (size_t h = 0; h < 2; h++) {
-            size_t left = d - c - 8 * h; /* may wrap: then no lanes */
-            if (d <= c + 8 * h)
-                left = 0;
-            __m256 kv[4], qv[4];
-            UNROLL for (size_t b = 0; b < KR; b++)
-                kv[b] = load_kv(dt, k, ko[b] + c + 8 * h, left);
-            UNROLL for (size_t r = 0; r < MR; r++)
-                qv[r] = load_kv(SIMDATTN_F32, qr[r], c + 8 * h, left);
-            UNROLL for (size_t b = 0; b < KR; b++)
+    UNROLL for (size_t b = 0; b < KR; b++)
+        for (size_t c = 0; c < d; c += 16)
+            UNROLL for (size_t h = 0; h < 2; h++) {
+                size_t left = d - c - 8 * h; /* may wrap: then no lanes */
+                if (d <= c + 8 * h)
+                    left = 0;
+                __m256 kv = load_kv(dt, k, ko[b] + c + 8 * h, left);
+                __asm__("" : "+x"(kv)); /* one load for the MR fmas */
                 UNROLL for (size_t r = 0; r < MR; r++)
-                    acc[b * MR + r][h] = _mm256_fmadd_ps(qv[r], kv[b], acc[b * MR + r][h]);
-        }
-    }
+                    acc[b * MR + r][h] = _mm256_fmadd_ps(
+                        load_kv(SIMDATTN_F32, qr[r], c + 8 * h, left), kv,
+                        acc[b * MR + r][h]);
+            }
     UNROLL for (size_t b = 0; b < KR; b++)
         UNROLL for (size_t r = 0; r < MR; r++)
             if (i0 + r < m && j0 + b < n)
                 s[(i0 + r) * lds + j0 + b] = sum16(acc[b * MR + r][0], acc[b * MR + r][1]);
 }
 
+/* Rows in groups of 4 (one pass over K for a 4-row GQA group), then 2,
+ * then 1. */
 ALWAYS_INLINE void qk_kv(const simdattn_dtype dt, size_t m, size_t n, size_t d,
                          const float *q, size_t ldq, const void *k, size_t ldk,
                          float *s, size_t lds) {
     size_t i0 = 0;
+    for (; i0 + 4 <= m; i0 += 4)
+        for (size_t j0 = 0; j0 < n; j0++)
+            qk_tile(dt, 4, 1, m, n, d, i0, j0, q, ldq, k, ldk, s, lds);
     for (; i0 + 2 <= m; i0 += 2)
         for (size_t j0 = 0; j0 < n; j0 += 2)
             qk_tile(dt, 2, 2, m, n, d, i0, j0, q, ldq, k, ldk, s, lds);
