@@ -12,8 +12,9 @@
  * not touch.  Reported: each build's median and best call, the median of
  * the pairs' time ratios A/B with its quartiles (A/A runs on this host:
  * medians 0.98–1.00, quartiles 0.93–1.05), and each build's median of
- * read/call, the fraction of an adjacent read's speed.  Speed is
- * reported, never judged.
+ * read/call, the fraction of an adjacent read's speed (the read is one
+ * thread's, so with threads > 1 it is a ratio, not a bandwidth fraction).
+ * Speed is reported, never judged.
  *
  * Usage: simdattn-ab LIB_A LIB_B [keys [f32|f16|bf16 [threads [pairs]]]]
  *        (defaults 4096 f32 1 300: forward/<isa>/D128; the best ISA of
