@@ -37,20 +37,7 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static volatile uint64_t sink;
-
-/* The plain read the calls are held against (as peak/read_bw). */
-static void read_bytes(const void *p, size_t bytes) {
-    const uint64_t *u = p;
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (size_t i = 0; i + 4 <= bytes / 8; i += 4) {
-        a0 ^= u[i];
-        a1 ^= u[i + 1];
-        a2 ^= u[i + 2];
-        a3 ^= u[i + 3];
-    }
-    sink = a0 ^ a1 ^ a2 ^ a3;
-}
+static volatile uint64_t sink; /* keeps the reads' result alive */
 
 static int by_value(const void *x, const void *y) {
     double a = *(const double *)x, b = *(const double *)y;
@@ -95,8 +82,7 @@ int main(int argc, char **argv) {
     enum { HQ = 32, HK = 8, D = 128 };
     const size_t es = dt == SIMDATTN_F32 ? 4 : 2;
     const size_t half = HK * nk * D * es, bytes = 2 * half; /* K, then V */
-    /* as forward.c: reuse distance (copies − 1)·K/V ≥ 2·LLC */
-    size_t llc = sab_llc_bytes(), copies = llc ? 2 * llc / bytes + 2 : 4;
+    const size_t copies = sab_kv_copies((double)bytes); /* as forward.c */
     float *kv = sab_floats(copies * bytes / 4);
     float *q = sab_floats(HQ * D), *o = sab_floats(HQ * D);
     double *t[2] = {malloc(pairs * sizeof(double)), malloc(pairs * sizeof(double))};
@@ -133,8 +119,10 @@ int main(int argc, char **argv) {
                 return 1;
             }
         }
+        /* the plain read of peak/read_bw, over the same number of bytes */
+        const void *set = (const char *)kv + next++ % copies * bytes;
         double t0 = now();
-        read_bytes((const char *)kv + next++ % copies * bytes, bytes);
+        sink = sab_xor_words(set, bytes / sizeof(uint64_t));
         double rd = now() - t0;
         if (p < 2)
             continue;

@@ -6,6 +6,7 @@
 #define SAB_BENCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "internal.h"
 #include "shim.h"
@@ -19,6 +20,16 @@ void sab_fill(float *x, size_t n, float lo, float hi, unsigned long long seed);
 
 /* Size in bytes of the last-level data cache of CPU 0, or 0 if unknown. */
 size_t sab_llc_bytes(void);
+/* How many copies of a K/V set of kv_bytes a decode case rotates through
+ * so that each call reads its set from memory: 1 when the set is at least
+ * twice the LLC (or the LLC is unknown), else enough for a reuse distance
+ * of 2·LLC. */
+size_t sab_kv_copies(double kv_bytes);
+/* XOR of words[0 … n−1] (n rounded down to a multiple of 4) into four
+ * independent accumulators: the plain streaming read of peak/read_bw,
+ * integer work far below one op per byte, so only the memory system
+ * limits it. */
+uint64_t sab_xor_words(const uint64_t *words, size_t n);
 /* Every runnable ISA, worst to best (scalar first); returns the count. */
 int sab_isas(simdattn_isa out[SIMDATTN_ISA_COUNT]);
 

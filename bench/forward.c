@@ -296,21 +296,18 @@ static void add_case(simdattn_isa isa, workload w, size_t window, unsigned threa
     double bytes = kv + 2.0 * w.q_heads * w.nq * w.d * sizeof(float);
     if (w.decode) {
         double llc = (double)sab_llc_bytes();
+        a->copies = sab_kv_copies(kv);
         if (llc == 0)
             snprintf(label, sizeof label,
                      "K/V %.1f MiB; LLC size unknown: may be cached", kv / 1048576);
         else if (kv >= 2 * llc)
             snprintf(label, sizeof label, "K/V %.1f MiB > LLC %.1f MiB",
                      kv / 1048576, llc / 1048576);
-        else {
-            /* reuse distance (copies − 1)·K/V ≥ 2·LLC evicts a set before
-             * its next use under any replacement policy close to LRU */
-            a->copies = (size_t)(2 * llc / kv) + 2;
+        else
             snprintf(label, sizeof label,
                      "K/V %.1f MiB fit in LLC %.1f MiB; rotating %zu copies "
                      "so they are read from memory",
                      kv / 1048576, llc / 1048576, a->copies);
-        }
     }
     sab_add(&(sab_case){
         .name = name,

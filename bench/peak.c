@@ -69,19 +69,9 @@ static void *read_setup(const void *arg) {
     return c;
 }
 
-/* XOR of every word into four independent accumulators: integer work the
- * compiler vectorizes with the baseline ISA, far below one op per byte, so
- * only the memory system limits it. */
 static const char *read_run(void *ctx) {
     const read_ctx *c = ctx;
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (size_t i = 0; i + 4 <= c->words; i += 4) {
-        a0 ^= c->p[i];
-        a1 ^= c->p[i + 1];
-        a2 ^= c->p[i + 2];
-        a3 ^= c->p[i + 3];
-    }
-    sink = (float)(a0 ^ a1 ^ a2 ^ a3);
+    sink = (float)sab_xor_words(c->p, c->words);
     return NULL;
 }
 
@@ -96,15 +86,7 @@ static void *read_half_run(void *arg) {
     read_half *r = arg;
     size_t n = r->c->words / 8 * 4, lo = r->h ? n : 0;
     size_t hi = r->h ? r->c->words / 4 * 4 : n;
-    const uint64_t *p = r->c->p;
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (size_t i = lo; i + 4 <= hi; i += 4) {
-        a0 ^= p[i];
-        a1 ^= p[i + 1];
-        a2 ^= p[i + 2];
-        a3 ^= p[i + 3];
-    }
-    r->x = a0 ^ a1 ^ a2 ^ a3;
+    r->x = sab_xor_words(r->c->p + lo, hi - lo);
     return NULL;
 }
 

@@ -85,6 +85,24 @@ size_t sab_llc_bytes(void) {
     return best;
 }
 
+size_t sab_kv_copies(double kv_bytes) {
+    double llc = (double)sab_llc_bytes();
+    /* reuse distance (copies − 1)·K/V ≥ 2·LLC evicts a set before its next
+     * use under any replacement policy close to LRU */
+    return llc == 0 || kv_bytes >= 2 * llc ? 1 : (size_t)(2 * llc / kv_bytes) + 2;
+}
+
+uint64_t sab_xor_words(const uint64_t *words, size_t n) {
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (size_t i = 0; i + 4 <= n; i += 4) {
+        a0 ^= words[i];
+        a1 ^= words[i + 1];
+        a2 ^= words[i + 2];
+        a3 ^= words[i + 3];
+    }
+    return a0 ^ a1 ^ a2 ^ a3;
+}
+
 int sab_isas(simdattn_isa out[SIMDATTN_ISA_COUNT]) {
     int n = 0;
     for (int i = SIMDATTN_ISA_SCALAR; i < SIMDATTN_ISA_COUNT; i++)
