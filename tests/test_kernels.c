@@ -438,13 +438,14 @@ static int same_bits(const float *a, const float *b, size_t rows, size_t cols, s
  * within γ_(n+1)·(|α·O| + Σ|p·v|); both bit-identical to the scalar
  * table (one canonical order on every ISA); outputs canary-guarded.
  * Shapes: rows 1 … 5 and 8 (tiles of 1, 2 and 4 rows), keys 1 … 17 (tiles
- * of 2, 4, 8, 16) and 40, 70 (past the 8- and 16-key sub-blocks of the AVX-512
- * kernels, whose α·O applies in the first only), d and d_v with every
- * tail of 4, 8 and 16 lanes, and past 128 (Q held 128 columns at a time,
- * P·V tiles of 128 columns). */
+ * of 2, 4, 8, 16) and 40, 70 (past the 8- and 16-key sub-blocks of the AVX2
+ * and AVX-512 kernels, whose α·O applies in the first only), d and d_v
+ * with every tail of 4, 8 and 16 lanes, past 128 (Q held 128 columns at
+ * a time, AVX-512 P·V tiles of 128 columns) and past 256 (AVX2 P·V's
+ * segments of 256 columns). */
 static const size_t DK_M[] = {1, 2, 3, 4, 5, 6, 7, 8};
 static const size_t DK_N[] = {1, 3, 4, 5, 9, 17, 40, 70};
-static const size_t DK_D[] = {1, 5, 16, 17, 33, 70, 128, 200};
+static const size_t DK_D[] = {1, 5, 16, 17, 33, 70, 128, 200, 300};
 
 START_TEST(decode_kernels) {
     rng r = rng_seed(55);

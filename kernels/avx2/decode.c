@@ -18,10 +18,11 @@
  * (1.065, 0.925), fp16 7–10 % (1.073, 0.906)).  Rows and keys past m and
  * n repeat the last one and are not stored.  The same bits as
  * kernels/scalar/decode.c.
- * pv_kv: MR = 4 rows × 2 ymm (16 columns) of O, 8 accumulators + 2 V + 1
- * broadcast; α·O rounded once, then one fma per key in order (the scalar
- * chain, the same bits).  Tails of d_v go through lane masks (O) and a
- * zero-filled copy (V).
+ * pv_kv: V copied a sub-block at a time into an fp32 buffer in L1, then
+ * tiles of 4 rows × 3 ymm (24 columns) of O across it (see "P·V" below);
+ * α·O rounded once, then one fma per key in order (the scalar chain, the
+ * same bits).  Tails of d_v go through lane masks (O) and zero-filled
+ * buffer columns (V).
  * Reads m×d of Q, n×d of K, m×n of P, n×dv of V, m of alpha, nothing
  * outside them; writes exactly m×n of S and m×dv of O.
  */
@@ -34,21 +35,6 @@
 #ifndef __F16C__
 #error "kernels/avx2/decode.c needs -mf16c"
 #endif
-
-/* Software prefetch PF_BYTES ahead into L2 (P·V).  With 16 ymm its tiles
- * read V in 16-column strips, an order the hardware prefetchers do not
- * follow (kernels/avx512/decode.c, whose whole-row tiles need no software
- * prefetch, has the measurements); the distance was measured on such
- * tiles (Q·K then had them too) at D128 fp32, 1 thread: 16 or 32
- * keys ahead into L1 0.43 / 0.42 of the read bandwidth, 64 keys (32 KiB)
- * into L2 0.65, 128 keys 0.60, none 0.34.  Sub-blocks with the next one
- * prefetched in address order were tried instead: slower (128 vs 82 ns
- * per key and KV head from memory). */
-enum { PF_BYTES = 32768 };
-
-ALWAYS_INLINE void prefetch(const void *p, size_t bytes) {
-    _mm_prefetch((const char *)((uintptr_t)p + bytes), _MM_HINT_T1);
-}
 
 /* 8 elements of a KV row from element i, widened; only the first n < 8
  * when n is smaller (the rest 0, nothing past them read). */
@@ -133,58 +119,87 @@ void sa_qk_kv_avx2(size_t m, size_t n, size_t d, const float *q, size_t ldq,
     }
 }
 
-enum { MR = 4, NV = 2 };
+/* P·V.  Keys go in sub-blocks of SUBV; each is first copied, widened to
+ * fp32, into a buffer in L1 row after row (V in address order, which the
+ * hardware prefetchers follow), then tiles of mr ≤ PR rows × cb ≤ NV ymm
+ * (12 accumulators + 3 V + 1 broadcast) go across the buffer.  Columns go
+ * in segments of SEG, so the buffer is SUBV × SEG floats (8 KiB) for any
+ * d_v.  Measured (paired A/B with bench/ab.c, D128, 1 thread unless
+ * said, median time ratio old/new) against the former tiles, 4 rows × 16
+ * columns over the whole call's keys with V prefetched 32 KiB ahead:
+ * fp32 1.64 (quartiles 1.58–1.69), 2 threads 1.59, Nk = 32768 1.69; fp16
+ * 1.04 and bf16 1.03, which are bound by their fmas and widening.
+ * Tried on the way, P·V alone from memory (fraction of an adjacent read):
+ * tiles of 2 rows × 6 ymm reading V in place, in sub-blocks of 8, 4, 2 and
+ * 1 keys: 0.51 at best (2 keys; on the whole call 6 % slower than a
+ * copy), 0.36 at 8; 4 rows × 3 ymm in place: slower still (0.62× the
+ * 2 × 6 on the whole call: 96-byte strips cut lines); prefetcht0 of the
+ * current or next sub-block: no better, or slower; the copy at 16 or 32
+ * keys: 0.55 and 0.35 against 0.65–0.73 at 8; the next sub-block's copy
+ * spread over the tile passes: 0.55.  From L1 (m = 4, 256 keys) the copy
+ * costs about 6 ns a key (16 loads, 16 stores), the tiles about 14. */
+enum { SUBV = 8, PR = 4, NV = 3, SEG = 256 };
 
-/* O tile of mr rows × the nc ≤ 16 columns from c0; pf > 0: also prefetch
- * pf columns of V rows ahead (the first column pass). */
-ALWAYS_INLINE void pv_tile(const simdattn_dtype dt, const size_t mr,
-                           size_t nc, size_t n, const float *p, size_t ldp,
-                           const void *v, size_t ldv, size_t c0,
-                           const float *alpha, float *o, size_t ldo,
-                           size_t pf) {
-    const size_t es = dt == SIMDATTN_F32 ? 4 : 2;
-    const size_t ahead = pf ? PF_BYTES / (pf * es) + 1 : 0;
-    size_t w[NV] = {nc < 8 ? nc : 8, nc > 8 ? nc - 8 : 0};
-    __m256 acc[MR][NV];
+/* O tile of mr rows × cb vectors (the last one `lw` lanes wide) over the
+ * buffer's keys 0 … nk−1, p and b at the tile's first key and column;
+ * alpha: the tile starts the call. */
+ALWAYS_INLINE void pv_tile(const size_t mr, const size_t cb, size_t nk,
+                           const float *p, size_t ldp, const float *b,
+                           size_t ldb, const float *alpha, float *o,
+                           size_t ldo, size_t lw) {
+    const __m256i lm = lanes_below(lw);
+    __m256 acc[PR][NV];
     UNROLL for (size_t i = 0; i < mr; i++) {
         __m256 a = _mm256_set1_ps(alpha ? alpha[i] : 1.0f);
-        UNROLL for (size_t c = 0; c < NV; c++)
-            acc[i][c] = _mm256_mul_ps(a, load8(w[c] < 8, o + i * ldo + 8 * c,
-                                               lanes_below(w[c])));
+        UNROLL for (size_t c = 0; c < cb; c++) {
+            acc[i][c] = load8(c + 1 == cb && lw < 8, o + i * ldo + 8 * c, lm);
+            if (alpha)
+                acc[i][c] = _mm256_mul_ps(a, acc[i][c]);
+        }
     }
-    for (size_t j = 0; j < n; j++) {
-        if (pf)
-            for (size_t c = 0; c < pf; c += 64 / es)
-                prefetch(v, ((j + ahead) * ldv + c) * es);
-        __m256 b[NV];
-        UNROLL for (size_t c = 0; c < NV; c++)
-            b[c] = load_kv(dt, v, j * ldv + c0 + 8 * c, w[c]);
+    for (size_t j = 0; j < nk; j++) {
+        __m256 v[NV]; /* (zero-filled past the segment's columns) */
+        UNROLL for (size_t c = 0; c < cb; c++) v[c] = _mm256_load_ps(b + j * ldb + 8 * c);
         UNROLL for (size_t i = 0; i < mr; i++) {
             __m256 a = _mm256_broadcast_ss(p + i * ldp + j);
-            UNROLL for (size_t c = 0; c < NV; c++)
-                acc[i][c] = _mm256_fmadd_ps(a, b[c], acc[i][c]);
+            UNROLL for (size_t c = 0; c < cb; c++)
+                acc[i][c] = _mm256_fmadd_ps(a, v[c], acc[i][c]);
         }
     }
     UNROLL for (size_t i = 0; i < mr; i++)
-        UNROLL for (size_t c = 0; c < NV; c++)
-            store8(w[c] < 8, o + i * ldo + 8 * c, lanes_below(w[c]), acc[i][c]);
+        UNROLL for (size_t c = 0; c < cb; c++)
+            store8(c + 1 == cb && lw < 8, o + i * ldo + 8 * c, lm, acc[i][c]);
 }
 
 ALWAYS_INLINE void pv_kv(const simdattn_dtype dt, size_t m, size_t n,
                          size_t dv, const float *p, size_t ldp, const void *v,
                          size_t ldv, const float *alpha, float *o,
                          size_t ldo) {
-    for (size_t c0 = 0; c0 < dv; c0 += 8 * NV) {
-        size_t nc = dv - c0 < 8 * NV ? dv - c0 : 8 * NV;
-        for (size_t i0 = 0; i0 < m; i0 += MR) {
-            const float *pi = p + i0 * ldp, *ai = alpha ? alpha + i0 : NULL;
-            float *oi = o + i0 * ldo + c0;
-            size_t pf = c0 == 0 && i0 == 0 ? dv : 0;
-            switch (m - i0 < MR ? m - i0 : MR) {
-            case 1: pv_tile(dt, 1, nc, n, pi, ldp, v, ldv, c0, ai, oi, ldo, pf); break;
-            case 2: pv_tile(dt, 2, nc, n, pi, ldp, v, ldv, c0, ai, oi, ldo, pf); break;
-            case 3: pv_tile(dt, 3, nc, n, pi, ldp, v, ldv, c0, ai, oi, ldo, pf); break;
-            default: pv_tile(dt, 4, nc, n, pi, ldp, v, ldv, c0, ai, oi, ldo, pf); break;
+    float buf[SUBV * SEG] __attribute__((aligned(32)));
+    for (size_t s0 = 0; s0 < dv; s0 += SEG) {
+        const size_t sw = dv - s0 < SEG ? dv - s0 : SEG, ldb = (sw + 7) / 8 * 8;
+        for (size_t j0 = 0; j0 < n; j0 += SUBV) {
+            const size_t nk = n - j0 < SUBV ? n - j0 : SUBV;
+            for (size_t j = 0; j < nk; j++)
+                for (size_t c = 0; c < sw; c += 8)
+                    _mm256_store_ps(buf + j * ldb + c,
+                                    load_kv(dt, v, (j0 + j) * ldv + s0 + c,
+                                            sw - c < 8 ? sw - c : 8));
+            for (size_t i0 = 0; i0 < m; i0 += PR) {
+                const float *pi = p + i0 * ldp + j0;
+                const float *ai = alpha && j0 == 0 ? alpha + i0 : NULL;
+                for (size_t c0 = 0; c0 < sw; c0 += 8 * NV) {
+                    size_t w = sw - c0 < 8 * NV ? sw - c0 : 8 * NV;
+                    size_t cb = (w + 7) / 8, lw = w - 8 * (cb - 1);
+                    float *oi = o + i0 * ldo + s0 + c0;
+#define COLS(r, c)                                                             \
+    case c: pv_tile(r, c, nk, pi, ldp, buf + c0, ldb, ai, oi, ldo, lw); break;
+#define ROWS(r)                                                                \
+    case r: switch (cb) { COLS(r, 1) COLS(r, 2) COLS(r, 3) } break;
+                    switch (m - i0 < PR ? m - i0 : PR) { ROWS(1) ROWS(2) ROWS(3) ROWS(4) }
+#undef ROWS
+#undef COLS
+                }
             }
         }
     }
