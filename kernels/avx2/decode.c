@@ -18,11 +18,11 @@
  * (1.065, 0.925), fp16 7–10 % (1.073, 0.906)).  Rows and keys past m and
  * n repeat the last one and are not stored.  The same bits as
  * kernels/scalar/decode.c.
- * pv_kv: V copied a sub-block at a time into an fp32 buffer in L1, then
- * tiles of 4 rows × 3 ymm (24 columns) of O across it (see "P·V" below);
- * α·O rounded once, then one fma per key in order (the scalar chain, the
- * same bits).  Tails of d_v go through lane masks (O) and zero-filled
- * buffer columns (V).
+ * pv_kv: V touched a sub-block at a time in address order, then tiles
+ * of 4 rows × 3 ymm (24 columns) of O across it from L1 (see "P·V"
+ * below); α·O rounded once, then one fma per key in order (the scalar
+ * chain, the same bits).  Tails of d_v go through lane masks (O) and a
+ * zero-filled copy (V).
  * Reads m×d of Q, n×d of K, m×n of P, n×dv of V, m of alpha, nothing
  * outside them; writes exactly m×n of S and m×dv of O.
  */
@@ -119,34 +119,38 @@ void sa_qk_kv_avx2(size_t m, size_t n, size_t d, const float *q, size_t ldq,
     }
 }
 
-/* P·V.  Keys go in sub-blocks of SUBV; each is first copied, widened to
- * fp32, into a buffer in L1 row after row (V in address order, which the
- * hardware prefetchers follow), then tiles of mr ≤ PR rows × cb ≤ NV ymm
- * (12 accumulators + 3 V + 1 broadcast) go across the buffer.  Columns go
- * in segments of SEG, so the buffer is SUBV × SEG floats (8 KiB) for any
- * d_v.  Measured (paired A/B with bench/ab.c, D128, 1 thread unless
- * said, median time ratio old/new) against the former tiles, 4 rows × 16
- * columns over the whole call's keys with V prefetched 32 KiB ahead:
- * fp32 1.64 (quartiles 1.58–1.69), 2 threads 1.59, Nk = 32768 1.69; fp16
- * 1.04 and bf16 1.03, which are bound by their fmas and widening.
- * Tried on the way, P·V alone from memory (fraction of an adjacent read):
- * tiles of 2 rows × 6 ymm reading V in place, in sub-blocks of 8, 4, 2 and
- * 1 keys: 0.51 at best (2 keys; on the whole call 6 % slower than a
- * copy), 0.36 at 8; 4 rows × 3 ymm in place: slower still (0.62× the
- * 2 × 6 on the whole call: 96-byte strips cut lines); prefetcht0 of the
- * current or next sub-block: no better, or slower; the copy at 16 or 32
- * keys: 0.55 and 0.35 against 0.65–0.73 at 8; the next sub-block's copy
- * spread over the tile passes: 0.55.  From L1 (m = 4, 256 keys) the copy
- * costs about 6 ns a key (16 loads, 16 stores), the tiles about 14. */
+/* P·V.  Keys go in sub-blocks of SUBV.  Each sub-block's V rows are first
+ * touched, one byte load a line, row after row: V is read from memory in
+ * address order, which the hardware prefetchers follow.  Then tiles of
+ * mr ≤ PR rows × cb ≤ NV ymm (12 accumulators + 3 V + 1 broadcast) go
+ * across it from L1, each V vector loaded (and widened) once for the
+ * rows.  Columns go in segments of SEG, so a sub-block takes at most
+ * SUBV × SEG × 4 bytes (8 KiB) of L1 whatever d_v is.
+ * Measured (paired A/B with bench/ab.c, D128, 1 thread unless said,
+ * median time ratio old/new) against the former tiles, 4 rows × 16
+ * columns over all of a call's keys with V prefetched 32 KiB ahead:
+ * fp32 1.67 (new/old 0.59), 2 threads 1.66, Nk = 32768 1.71; fp16 1.23
+ * (0.79), 2 threads 1.26; bf16 1.20 (0.85).
+ * Tried on the way, P·V alone from memory (fraction of an adjacent plain
+ * read; the former tiles 0.26): tiles reading V in place without the
+ * touch, 2 rows × 6 ymm in sub-blocks of 8, 4, 2, 1 keys, 0.36 to 0.51
+ * (2 keys); 4 rows × 3 ymm, slower still (its 96-byte strips cut lines);
+ * prefetcht0 of the current or the next sub-block instead of the touch,
+ * no better or slower; the touch one sub-block ahead, 33 % slower on the
+ * whole call; copying each sub-block, widened, into an fp32 buffer in
+ * address order (0.65–0.73), as fast for fp32 and 12 % slower for fp16 on
+ * the whole call (16 stores a key); sub-blocks of 4 or 16 keys, 3–12 %
+ * slower for fp32 or fp16. */
 enum { SUBV = 8, PR = 4, NV = 3, SEG = 256 };
 
-/* O tile of mr rows × cb vectors (the last one `lw` lanes wide) over the
- * buffer's keys 0 … nk−1, p and b at the tile's first key and column;
- * alpha: the tile starts the call. */
-ALWAYS_INLINE void pv_tile(const size_t mr, const size_t cb, size_t nk,
-                           const float *p, size_t ldp, const float *b,
-                           size_t ldb, const float *alpha, float *o,
-                           size_t ldo, size_t lw) {
+/* O tile of mr rows × cb vectors (the last one `lw` lanes wide) over keys
+ * 0 … nk−1 of p and v (both at the tile's first key and column); alpha:
+ * the tile starts the call. */
+ALWAYS_INLINE void pv_tile(const simdattn_dtype dt, const size_t mr,
+                           const size_t cb, size_t nk, const float *p,
+                           size_t ldp, const void *v, size_t ldv,
+                           const float *alpha, float *o, size_t ldo,
+                           size_t lw) {
     const __m256i lm = lanes_below(lw);
     __m256 acc[PR][NV];
     UNROLL for (size_t i = 0; i < mr; i++) {
@@ -158,12 +162,13 @@ ALWAYS_INLINE void pv_tile(const size_t mr, const size_t cb, size_t nk,
         }
     }
     for (size_t j = 0; j < nk; j++) {
-        __m256 v[NV]; /* (zero-filled past the segment's columns) */
-        UNROLL for (size_t c = 0; c < cb; c++) v[c] = _mm256_load_ps(b + j * ldb + 8 * c);
+        __m256 b[NV];
+        UNROLL for (size_t c = 0; c < cb; c++)
+            b[c] = load_kv(dt, v, j * ldv + 8 * c, c + 1 == cb ? lw : 8);
         UNROLL for (size_t i = 0; i < mr; i++) {
             __m256 a = _mm256_broadcast_ss(p + i * ldp + j);
             UNROLL for (size_t c = 0; c < cb; c++)
-                acc[i][c] = _mm256_fmadd_ps(a, v[c], acc[i][c]);
+                acc[i][c] = _mm256_fmadd_ps(a, b[c], acc[i][c]);
         }
     }
     UNROLL for (size_t i = 0; i < mr; i++)
@@ -175,25 +180,25 @@ ALWAYS_INLINE void pv_kv(const simdattn_dtype dt, size_t m, size_t n,
                          size_t dv, const float *p, size_t ldp, const void *v,
                          size_t ldv, const float *alpha, float *o,
                          size_t ldo) {
-    float buf[SUBV * SEG] __attribute__((aligned(32)));
+    const size_t es = dt == SIMDATTN_F32 ? 4 : 2;
     for (size_t s0 = 0; s0 < dv; s0 += SEG) {
-        const size_t sw = dv - s0 < SEG ? dv - s0 : SEG, ldb = (sw + 7) / 8 * 8;
+        const size_t sw = dv - s0 < SEG ? dv - s0 : SEG;
         for (size_t j0 = 0; j0 < n; j0 += SUBV) {
             const size_t nk = n - j0 < SUBV ? n - j0 : SUBV;
-            for (size_t j = 0; j < nk; j++)
-                for (size_t c = 0; c < sw; c += 8)
-                    _mm256_store_ps(buf + j * ldb + c,
-                                    load_kv(dt, v, (j0 + j) * ldv + s0 + c,
-                                            sw - c < 8 ? sw - c : 8));
+            const char *vs = (const char *)v + (j0 * ldv + s0) * es;
+            for (size_t j = 0; j < nk; j++) /* the touch */
+                for (size_t c = 0; c < sw * es; c += 64)
+                    (void)*(const volatile unsigned char *)(vs + j * ldv * es + c);
             for (size_t i0 = 0; i0 < m; i0 += PR) {
                 const float *pi = p + i0 * ldp + j0;
                 const float *ai = alpha && j0 == 0 ? alpha + i0 : NULL;
                 for (size_t c0 = 0; c0 < sw; c0 += 8 * NV) {
                     size_t w = sw - c0 < 8 * NV ? sw - c0 : 8 * NV;
                     size_t cb = (w + 7) / 8, lw = w - 8 * (cb - 1);
+                    const void *vt = vs + c0 * es;
                     float *oi = o + i0 * ldo + s0 + c0;
 #define COLS(r, c)                                                             \
-    case c: pv_tile(r, c, nk, pi, ldp, buf + c0, ldb, ai, oi, ldo, lw); break;
+    case c: pv_tile(dt, r, c, nk, pi, ldp, vt, ldv, ai, oi, ldo, lw); break;
 #define ROWS(r)                                                                \
     case r: switch (cb) { COLS(r, 1) COLS(r, 2) COLS(r, 3) } break;
                     switch (m - i0 < PR ? m - i0 : PR) { ROWS(1) ROWS(2) ROWS(3) ROWS(4) }
