@@ -26,7 +26,11 @@
  * each switch between the K and the V stream restarts the hardware
  * prefetcher (measured at D128 fp32, 1 thread, huge pages, with the
  * AVX-512 kernels' 32-key sub-blocks of the time: 58–62 ns per key and
- * KV head with 256-key alternation, 51 with 2048, from memory).
+ * KV head with 256-key alternation, 51 with 2048, from memory).  Nor do
+ * two streams read side by side help: block b's Q·K interleaved with
+ * block b−1's P·V (the same bits) in chunks of 32, 64 or 128 keys made
+ * D128 fp32 (AVX-512, 1 thread) 42 %, 23 % and 15 % slower (paired A/B,
+ * bench/ab.c: time ratios 0.705, 0.812, 0.872).
  *
  * Split-KV.  Split c takes the SPLIT keys from j_first + c·SPLIT (whole
  * blocks) and leaves per row its partial maximum m_c, sum

@@ -111,7 +111,17 @@ SA_INLINE __m512 fold1(__m512 a, __m512 b) { /* l + l+1 in each pair */
  * (best calls 1.62–1.74 vs 1.41–1.45 ms); the 2-row unit with Q held in
  * registers across a sub-block (10–20 % faster from L1, 8–9 % slower from
  * memory); each block's softmax right after its Q·K instead of after the
- * run's (kernels/decode.c), 2–6 %, before and after the 4-row units. */
+ * run's (kernels/decode.c), 2–6 %, before and after the 4-row units;
+ * prefetcht0 of K 4, 8 or 16 keys ahead in the 4-row Q·K (Q·K alone from
+ * memory: 0.67, 0.74, 0.53 of an adjacent plain read against 0.78–0.82).
+ * Tried for fp16/bf16, whose widening competes with the fmas (a loop of
+ * 12 fmas and n vcvtph2ps zmm: 1.00, 1.15, 1.38, 1.66 cycles an fma at
+ * n = 0, 6, 8, 12): each V sub-block widened once into an fp32 buffer
+ * and both tiles read from it (from L1 16.0 against 12.9 ns a key: the
+ * zmm stores cost more than the second widening); 4 rows × 6 zmm then
+ * 4 rows × 2 zmm (each V vector widened once; from L1 fp16 11.7 against
+ * 12.1 ns a key, but P·V alone from memory fp32 0.42 against 0.87: the
+ * second pass's lines are not fetched in order). */
 enum { SUB = 16, SUBV = 8 }; /* keys per sub-block: Q·K, P·V */
 enum { QH_MAX = 6 }; /* Q chunks a 4-row Q·K unit holds (see "Memory order") */
 
