@@ -17,9 +17,9 @@
  * keys together with software prefetch: D128 fp32 1 thread 6–8 % faster
  * (1.065, 0.925), fp16 7–10 % (1.073, 0.906); 2 rows × 3 keys reading
  * chunk c of the three keys from L1 after a touch of 12 keys, as P·V
- * does below, was slower from L1 too: 17.5 against 14.6 ns a key).  Rows and keys past m and
- * n repeat the last one and are not stored.  The same bits as
- * kernels/scalar/decode.c.
+ * does below, was slower from L1 too: 17.5 against 14.6 ns a key).
+ * Rows and keys past m and n repeat the last one and are not stored.
+ * The same bits as kernels/scalar/decode.c.
  * pv_kv: V touched a sub-block at a time in address order, then tiles
  * of 4 rows × 3 ymm (24 columns) of O across it from L1 (see "P·V"
  * below); α·O rounded once, then one fma per key in order (the scalar
