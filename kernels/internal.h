@@ -204,6 +204,17 @@ sa_span sa_span_bytes(const void *p, size_t bytes, int *overflow);
 static inline size_t sa_dtype_size(simdattn_dtype t) {
     return t == SIMDATTN_F32 ? sizeof(float) : sizeof(uint16_t);
 }
+/* One byte load every 64 bytes of `rows` rows of `bytes` bytes, `stride`
+ * bytes apart, row after row: brings a block of a KV cache in in address
+ * order, which hardware prefetchers follow, before kernels that read it
+ * in another order work on it from L1 (the AVX2 and NEON decode P·V;
+ * kernels/avx2/decode.c has the measurements). */
+static inline void sa_touch_rows(const void *p, size_t rows, size_t stride,
+                                 size_t bytes) {
+    for (size_t j = 0; j < rows; j++)
+        for (size_t c = 0; c < bytes; c += 64)
+            (void)*((const volatile unsigned char *)p + j * stride + c);
+}
 /* Range touched by a `rows`×`cols` matrix with leading dimension ld
  * (rows ≥ 1) starting at p; *overflow set if the extent overflows. */
 sa_span sa_matrix_span(const float *p, size_t rows, size_t cols, size_t ld,

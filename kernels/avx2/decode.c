@@ -182,15 +182,13 @@ ALWAYS_INLINE void pv_kv(const simdattn_dtype dt, size_t m, size_t n,
                          size_t dv, const float *p, size_t ldp, const void *v,
                          size_t ldv, const float *alpha, float *o,
                          size_t ldo) {
-    const size_t es = dt == SIMDATTN_F32 ? 4 : 2;
+    const size_t es = sa_dtype_size(dt);
     for (size_t s0 = 0; s0 < dv; s0 += SEG) {
         const size_t sw = dv - s0 < SEG ? dv - s0 : SEG;
         for (size_t j0 = 0; j0 < n; j0 += SUBV) {
             const size_t nk = n - j0 < SUBV ? n - j0 : SUBV;
             const char *vs = (const char *)v + (j0 * ldv + s0) * es;
-            for (size_t j = 0; j < nk; j++) /* the touch */
-                for (size_t c = 0; c < sw * es; c += 64)
-                    (void)*(const volatile unsigned char *)(vs + j * ldv * es + c);
+            sa_touch_rows(vs, nk, ldv * es, sw * es);
             for (size_t i0 = 0; i0 < m; i0 += PR) {
                 const float *pi = p + i0 * ldp + j0;
                 const float *ai = alpha && j0 == 0 ? alpha + i0 : NULL;
