@@ -80,9 +80,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     enum { HQ = 32, HK = 8, D = 128 };
-    const size_t es = dt == SIMDATTN_F32 ? 4 : 2;
+    const size_t es = sa_dtype_size(dt);
     const size_t half = HK * nk * D * es, bytes = 2 * half; /* K, then V */
-    const size_t copies = sab_kv_copies((double)bytes); /* as forward.c */
+    const size_t copies = /* as forward.c */
+        sab_kv_copies((double)bytes, (double)sab_llc_bytes());
     float *kv = sab_floats(copies * bytes / 4);
     float *q = sab_floats(HQ * D), *o = sab_floats(HQ * D);
     double *t[2] = {malloc(pairs * sizeof(double)), malloc(pairs * sizeof(double))};

@@ -21,10 +21,10 @@ void sab_fill(float *x, size_t n, float lo, float hi, unsigned long long seed);
 /* Size in bytes of the last-level data cache of CPU 0, or 0 if unknown. */
 size_t sab_llc_bytes(void);
 /* How many copies of a K/V set of kv_bytes a decode case rotates through
- * so that each call reads its set from memory: 1 when the set is at least
- * twice the LLC (or the LLC is unknown), else enough for a reuse distance
- * of 2·LLC. */
-size_t sab_kv_copies(double kv_bytes);
+ * so that each call reads its set from memory, given llc = sab_llc_bytes():
+ * 1 when the set is at least twice the LLC (or the LLC is unknown, 0),
+ * else enough for a reuse distance of 2·LLC. */
+size_t sab_kv_copies(double kv_bytes, double llc);
 /* XOR of words[0 … n−1] (n rounded down to a multiple of 4) into four
  * independent accumulators: the plain streaming read of peak/read_bw,
  * integer work far below one op per byte, so only the memory system

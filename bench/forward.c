@@ -239,7 +239,7 @@ static void *fwd_setup(const void *arg) {
     d->threads = a->threads;
     d->q = (simdattn_tensor){c->q, qn, w->nq * w->d, w->d};
     const char *set = kv_set(c, 0);
-    size_t es = a->kv == SIMDATTN_F32 ? sizeof(float) : sizeof(uint16_t);
+    size_t es = sa_dtype_size(a->kv);
     d->k = (simdattn_tensor){set, 2 * kn, w->nk * w->d, w->d};
     d->v = (simdattn_tensor){set + kn * es, 2 * kn, w->nk * w->d, w->d};
     d->o = c->o;
@@ -291,12 +291,11 @@ static void add_case(simdattn_isa isa, workload w, size_t window, unsigned threa
     else
         snprintf(name, sizeof name, "forward/%s/N%zu_d%zu",
                  simdattn_isa_name(isa), w.nq, w.d);
-    double kv = 2.0 * w.kv_heads * w.nk * w.d *
-                (kv_dtype == SIMDATTN_F32 ? sizeof(float) : sizeof(uint16_t));
+    double kv = 2.0 * w.kv_heads * w.nk * w.d * sa_dtype_size(kv_dtype);
     double bytes = kv + 2.0 * w.q_heads * w.nq * w.d * sizeof(float);
     if (w.decode) {
         double llc = (double)sab_llc_bytes();
-        a->copies = sab_kv_copies(kv);
+        a->copies = sab_kv_copies(kv, llc);
         if (llc == 0)
             snprintf(label, sizeof label,
                      "K/V %.1f MiB; LLC size unknown: may be cached", kv / 1048576);

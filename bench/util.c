@@ -85,8 +85,7 @@ size_t sab_llc_bytes(void) {
     return best;
 }
 
-size_t sab_kv_copies(double kv_bytes) {
-    double llc = (double)sab_llc_bytes();
+size_t sab_kv_copies(double kv_bytes, double llc) {
     /* reuse distance (copies − 1)·K/V ≥ 2·LLC evicts a set before its next
      * use under any replacement policy close to LRU */
     return llc == 0 || kv_bytes >= 2 * llc ? 1 : (size_t)(2 * llc / kv_bytes) + 2;
