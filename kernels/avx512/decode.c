@@ -299,17 +299,17 @@ SA_INLINE void qk_rows(const simdattn_dtype dt, const size_t NT, size_t m,
     for (size_t j0 = 0; j0 < n; j0 += SUB) {
         size_t j1 = n - j0 < SUB ? n : j0 + SUB, i0 = 0;
         for (; i0 + 4 <= m; i0 += 4) {
-                SA_UNROLL for (size_t r = 0; r < 4; r++)
-                    SA_UNROLL for (size_t i = 0; i < QH_MAX; i++)
-                        qh[r][i] = i < QH && d <= 128
-                                       ? _mm512_maskz_loadu_ps(
-                                             seg_lanes(0, NT, i, d, m1, m2),
-                                             q + (i0 + r) * ldq + 16 * i)
-                                       : _mm512_setzero_ps();
-                for (size_t j = j0; j < j1; j += 4)
-                    qk_unit(dt, 4, NT, m, n, d, i0, j, q, ldq, QH, qh, k, ldk,
-                            s, lds, m1, m2);
-            }
+            SA_UNROLL for (size_t r = 0; r < 4; r++)
+                SA_UNROLL for (size_t i = 0; i < QH_MAX; i++)
+                    qh[r][i] = i < QH && d <= 128
+                                   ? _mm512_maskz_loadu_ps(
+                                         seg_lanes(0, NT, i, d, m1, m2),
+                                         q + (i0 + r) * ldq + 16 * i)
+                                   : _mm512_setzero_ps();
+            for (size_t j = j0; j < j1; j += 4)
+                qk_unit(dt, 4, NT, m, n, d, i0, j, q, ldq, QH, qh, k, ldk, s,
+                        lds, m1, m2);
+        }
         for (; i0 + 2 <= m; i0 += 2)
             for (size_t j = j0; j < j1; j += 8)
                 qk_unit(dt, 2, NT, m, n, d, i0, j, q, ldq, 0, qh, k, ldk, s,
